@@ -1,0 +1,187 @@
+/**
+ * @module config
+ * The configuration contract of decisions §1: every setting parsed and validated once per Worker
+ * instance. A bad deployment is answered with `MISCONFIGURED` naming the setting (500 on every
+ * exchange, 503 on `/healthz`), never with a crash and never with a token.
+ */
+
+import { type Failure, failure, type Result } from "./errors";
+import { parseAppPrivateKey } from "./github/app-key";
+import {
+  MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
+  MAX_ALLOWED_ISSUER_PATTERNS,
+  MAX_ALLOWED_ISSUERS,
+} from "./limits";
+import { isValidIssuer } from "./oidc/syntax";
+import { type AnchoredPattern, compileAnchored } from "./policy/pattern";
+
+/** The Worker's bindings, as `wrangler.toml`, secrets and `.dev.vars` provide them. */
+export interface Env {
+  STS_DOMAIN?: string;
+  GITHUB_APP_ID?: string | number;
+  GITHUB_APP_PRIVATE_KEY?: string;
+  GITHUB_BASE_URL?: string;
+  ORG_POLICY_REPO?: string;
+  ALLOWED_ISSUERS?: string | readonly string[];
+  ALLOWED_ISSUER_PATTERNS?: string | readonly string[];
+  GITHUB_WEBHOOK_SECRET?: string;
+  STS_CACHE?: KVNamespace;
+}
+
+export interface Config {
+  /** The authority clients use (`sts.example.com`, `localhost:8443`): the default audience. */
+  stsDomain: string;
+  appId: string;
+  /** The App key, converted to PKCS#8 PEM. */
+  privateKeyPkcs8Pem: string;
+  /** GitHub REST base without a trailing slash (`https://api.github.com`, `https://HOST/api/v3`). */
+  githubBaseUrl: string;
+  orgPolicyRepo: string;
+  /** The deployment allowlist; null when neither allowlist setting is set (every issuer allowed). */
+  issuerAllowlist: IssuerAllowlist | null;
+  /** Webhook secrets (rotation: several); empty when not configured. */
+  webhookSecrets: string[];
+  cache: KVNamespace;
+}
+
+export interface IssuerAllowlist {
+  issuers: readonly string[];
+  patterns: readonly AnchoredPattern[];
+}
+
+export const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
+export const DEFAULT_ORG_POLICY_REPO = ".github";
+
+/** A repository name as GitHub allows it (decisions §3.4), used for ORG_POLICY_REPO. */
+export const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+function misconfigured(setting: string, detail: string): { ok: false; failure: Failure } {
+  return { ok: false, failure: failure("MISCONFIGURED", { setting }, `${setting}: ${detail}`) };
+}
+
+function isSet(value: unknown): boolean {
+  return value !== undefined && value !== null && !(typeof value === "string" && value.trim() === "");
+}
+
+/** A list setting: a JSON array (TOML array or a string starting with `[`) or a comma-separated string. */
+function parseList(value: string | readonly string[], allowComma: boolean): string[] | null {
+  let items: unknown;
+  if (Array.isArray(value)) items = value;
+  else if (typeof value === "string" && value.trim().startsWith("[")) {
+    try {
+      items = JSON.parse(value);
+    } catch {
+      return null;
+    }
+  } else if (typeof value === "string" && allowComma) items = value.split(",");
+  else return null;
+  if (!Array.isArray(items) || !items.every((i) => typeof i === "string")) return null;
+  return (items as string[]).map((i) => i.trim()).filter((i) => i !== "");
+}
+
+/** GITHUB_BASE_URL: https (http only on loopback, for local doubles), no query, no fragment. */
+function parseBaseUrl(raw: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]";
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) return null;
+  if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return null;
+  return url.toString().replace(/\/+$/, "");
+}
+
+/** Parses and validates the whole configuration; the first problem found is reported. */
+export function loadConfig(env: Env): Result<Config> {
+  const domain = typeof env.STS_DOMAIN === "string" ? env.STS_DOMAIN.trim() : "";
+  if (domain === "") return misconfigured("STS_DOMAIN", "not set");
+
+  const appId = env.GITHUB_APP_ID === undefined ? "" : String(env.GITHUB_APP_ID).trim();
+  if (appId === "") return misconfigured("GITHUB_APP_ID", "not set");
+  if (!/^[1-9][0-9]{0,19}$/.test(appId)) return misconfigured("GITHUB_APP_ID", "not a numeric App id");
+
+  const key = parseAppPrivateKey(env.GITHUB_APP_PRIVATE_KEY);
+  if (!key.ok) return misconfigured("GITHUB_APP_PRIVATE_KEY", key.problem);
+
+  let githubBaseUrl = DEFAULT_GITHUB_BASE_URL;
+  if (isSet(env.GITHUB_BASE_URL)) {
+    const parsed = parseBaseUrl(String(env.GITHUB_BASE_URL).trim());
+    if (parsed === null)
+      return misconfigured("GITHUB_BASE_URL", "not an https URL without query or fragment");
+    githubBaseUrl = parsed;
+  }
+
+  let orgPolicyRepo = DEFAULT_ORG_POLICY_REPO;
+  if (env.ORG_POLICY_REPO !== undefined) {
+    orgPolicyRepo = String(env.ORG_POLICY_REPO).trim();
+    if (!REPO_NAME.test(orgPolicyRepo) || orgPolicyRepo === "." || orgPolicyRepo === "..") {
+      return misconfigured("ORG_POLICY_REPO", "not a repository name");
+    }
+  }
+
+  let issuerAllowlist: IssuerAllowlist | null = null;
+  if (isSet(env.ALLOWED_ISSUERS) || isSet(env.ALLOWED_ISSUER_PATTERNS)) {
+    let issuers: string[] = [];
+    if (isSet(env.ALLOWED_ISSUERS)) {
+      const list = parseList(env.ALLOWED_ISSUERS as string | string[], true);
+      if (list === null)
+        return misconfigured("ALLOWED_ISSUERS", "not a comma-separated list or a JSON array");
+      if (list.length > MAX_ALLOWED_ISSUERS) {
+        return misconfigured("ALLOWED_ISSUERS", `more than ${MAX_ALLOWED_ISSUERS} issuers`);
+      }
+      const bad = list.findIndex((i) => !isValidIssuer(i));
+      if (bad >= 0) return misconfigured("ALLOWED_ISSUERS", `entry ${bad + 1} is not a valid issuer URL`);
+      issuers = list;
+    }
+    const patterns: AnchoredPattern[] = [];
+    if (isSet(env.ALLOWED_ISSUER_PATTERNS)) {
+      const list = parseList(env.ALLOWED_ISSUER_PATTERNS as string | string[], false);
+      if (list === null) return misconfigured("ALLOWED_ISSUER_PATTERNS", "not a JSON array of strings");
+      if (list.length > MAX_ALLOWED_ISSUER_PATTERNS) {
+        return misconfigured("ALLOWED_ISSUER_PATTERNS", `more than ${MAX_ALLOWED_ISSUER_PATTERNS} patterns`);
+      }
+      for (const [index, source] of list.entries()) {
+        if (source.length > MAX_ALLOWED_ISSUER_PATTERN_LENGTH) {
+          return misconfigured(
+            "ALLOWED_ISSUER_PATTERNS",
+            `pattern ${index + 1} is longer than ${MAX_ALLOWED_ISSUER_PATTERN_LENGTH}`,
+          );
+        }
+        const compiled = compileAnchored(source);
+        if (!compiled.ok) {
+          return misconfigured("ALLOWED_ISSUER_PATTERNS", `pattern ${index + 1}: ${compiled.error}`);
+        }
+        patterns.push(compiled.pattern);
+      }
+    }
+    if (issuers.length > 0 || patterns.length > 0) issuerAllowlist = { issuers, patterns };
+  }
+
+  const webhookSecrets = isSet(env.GITHUB_WEBHOOK_SECRET)
+    ? String(env.GITHUB_WEBHOOK_SECRET)
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s !== "")
+    : [];
+
+  const cache = env.STS_CACHE;
+  if (cache === undefined || cache === null || typeof (cache as KVNamespace).get !== "function") {
+    return misconfigured("STS_CACHE", "the KV namespace binding is missing");
+  }
+
+  return {
+    ok: true,
+    value: {
+      stsDomain: domain,
+      appId,
+      privateKeyPkcs8Pem: key.pkcs8Pem,
+      githubBaseUrl,
+      orgPolicyRepo,
+      issuerAllowlist,
+      webhookSecrets,
+      cache,
+    },
+  };
+}

@@ -1,0 +1,263 @@
+/**
+ * @module errors
+ * The failure catalogue of decisions §2.1 as a type, and the one function that turns a failure into
+ * the wire response. Internal modules return a {@link Failure} (reason + safe arguments + an audit
+ * `detail`); only the reason, its fixed message and the caller's own values leave the Worker.
+ */
+
+import { GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS, GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./limits";
+
+/** Every reason a request can fail for. Only these leave the Worker (as `ErrorInfo.reason`). */
+export type Reason =
+  | "NOT_FOUND"
+  | "METHOD_NOT_ALLOWED"
+  | "INVALID_REQUEST"
+  | "MULTIPLE_SCOPES"
+  | "MISSING_BEARER"
+  | "MALFORMED_TOKEN"
+  | "INVALID_ISSUER"
+  | "ISSUER_NOT_ALLOWED"
+  | "DISCOVERY_FAILED"
+  | "TOKEN_EXPIRED"
+  | "TOKEN_NOT_YET_VALID"
+  | "SIGNATURE_INVALID"
+  | "INVALID_TOKEN_CLAIMS"
+  | "SCOPE_REQUIRED"
+  | "INVALID_SCOPE"
+  | "IDENTITY_REQUIRED"
+  | "INVALID_IDENTITY"
+  | "NO_INSTALLATION"
+  | "POLICY_NOT_FOUND"
+  | "POLICY_FORBIDDEN"
+  | "RATE_LIMITED"
+  | "ISSUER_MISMATCH"
+  | "SUBJECT_MISMATCH"
+  | "AUDIENCE_MISMATCH"
+  | "CLAIM_MISMATCH"
+  | "PERMISSION_NOT_GRANTABLE"
+  | "GITHUB_UNAVAILABLE"
+  | "MISCONFIGURED";
+
+/**
+ * Values a message may carry. They are always the caller's own input or public facts (a setting's
+ * name, the deployment's domain), never a value read from a policy file or an upstream body.
+ */
+export interface FailureArgs {
+  /** INVALID_REQUEST: the repeated field, or a complete encoding-error text. */
+  field?: string;
+  values?: readonly string[];
+  encodingError?: string;
+  /** INVALID_TOKEN_CLAIMS: which of the token's own claims failed the syntax rules. */
+  claim?: "issuer" | "subject" | "audience";
+  /** CLAIM_MISMATCH: the name of the claim a policy pattern looked at (goes to `metadata.claim`). */
+  claimName?: string;
+  scope?: string;
+  identity?: string;
+  owner?: string;
+  /** MISCONFIGURED: the setting's name. */
+  setting?: string;
+  /** RATE_LIMITED / GITHUB_UNAVAILABLE: seconds for the `Retry-After` header. */
+  retryAfterSeconds?: number;
+  /** *_MISMATCH: the policy relied on the default audience and the token's `aud` lacks STS_DOMAIN. */
+  audienceHint?: boolean;
+}
+
+/** A failed stage: the wire reason, safe message arguments, and an audit-only detail. */
+export interface Failure {
+  readonly reason: Reason;
+  readonly args: FailureArgs;
+  /** Free text for the audit line only (never sent to the caller). */
+  readonly detail?: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; failure: Failure };
+
+export function ok<T>(value: T): { ok: true; value: T } {
+  return { ok: true, value };
+}
+
+export function fail(
+  reason: Reason,
+  args: FailureArgs = {},
+  detail?: string,
+): { ok: false; failure: Failure } {
+  return { ok: false, failure: failure(reason, args, detail) };
+}
+
+export function failure(reason: Reason, args: FailureArgs = {}, detail?: string): Failure {
+  return detail === undefined ? { reason, args } : { reason, args, detail };
+}
+
+/** gRPC codes used on the wire (behaviour §2.4). */
+export const GrpcCode = {
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+interface CatalogueEntry {
+  status: number;
+  code: number;
+}
+
+const INVALID = { status: 400, code: GrpcCode.INVALID_ARGUMENT };
+const UNAUTHENTICATED = { status: 401, code: GrpcCode.UNAUTHENTICATED };
+const DENIED = { status: 403, code: GrpcCode.PERMISSION_DENIED };
+const NOT_FOUND = { status: 404, code: GrpcCode.NOT_FOUND };
+
+/** decisions §2.1: reason → HTTP status and gRPC code. */
+export const CATALOGUE: Readonly<Record<Reason, CatalogueEntry>> = {
+  NOT_FOUND,
+  METHOD_NOT_ALLOWED: { status: 501, code: GrpcCode.UNIMPLEMENTED },
+  INVALID_REQUEST: INVALID,
+  MULTIPLE_SCOPES: INVALID,
+  MISSING_BEARER: UNAUTHENTICATED,
+  MALFORMED_TOKEN: INVALID,
+  INVALID_ISSUER: INVALID,
+  ISSUER_NOT_ALLOWED: DENIED,
+  DISCOVERY_FAILED: INVALID,
+  TOKEN_EXPIRED: UNAUTHENTICATED,
+  TOKEN_NOT_YET_VALID: UNAUTHENTICATED,
+  SIGNATURE_INVALID: UNAUTHENTICATED,
+  INVALID_TOKEN_CLAIMS: INVALID,
+  SCOPE_REQUIRED: INVALID,
+  INVALID_SCOPE: INVALID,
+  IDENTITY_REQUIRED: INVALID,
+  INVALID_IDENTITY: INVALID,
+  NO_INSTALLATION: NOT_FOUND,
+  POLICY_NOT_FOUND: NOT_FOUND,
+  POLICY_FORBIDDEN: DENIED,
+  RATE_LIMITED: { status: 429, code: GrpcCode.RESOURCE_EXHAUSTED },
+  ISSUER_MISMATCH: DENIED,
+  SUBJECT_MISMATCH: DENIED,
+  AUDIENCE_MISMATCH: DENIED,
+  CLAIM_MISMATCH: DENIED,
+  PERMISSION_NOT_GRANTABLE: DENIED,
+  GITHUB_UNAVAILABLE: { status: 503, code: GrpcCode.UNAVAILABLE },
+  MISCONFIGURED: { status: 500, code: GrpcCode.INTERNAL },
+};
+
+/** Go's `%q` for the strings we echo: a JSON string literal is close enough and always safe. */
+function q(value: string | undefined): string {
+  return JSON.stringify(value ?? "");
+}
+
+export const MISMATCH_MESSAGE = "token does not match trust policy";
+
+/** The caller-facing message of a failure (decisions §2.1); `domain` is STS_DOMAIN. */
+export function messageOf(f: Failure, domain: string): string {
+  const a = f.args;
+  switch (f.reason) {
+    case "NOT_FOUND":
+      return "Not Found";
+    case "METHOD_NOT_ALLOWED":
+      return "Method Not Allowed";
+    case "INVALID_REQUEST":
+      if (a.encodingError !== undefined) return a.encodingError;
+      return `too many values for field ${q(a.field)}: ${(a.values ?? []).join(", ")}`;
+    case "MULTIPLE_SCOPES":
+      return "multiple scopes not supported";
+    case "MISSING_BEARER":
+      return "expected exactly one authorization header";
+    case "MALFORMED_TOKEN":
+      return "invalid bearer token";
+    case "INVALID_ISSUER":
+      return "invalid issuer format";
+    case "ISSUER_NOT_ALLOWED":
+      return "issuer not permitted by this deployment";
+    case "DISCOVERY_FAILED":
+      return "unable to fetch or create the provider";
+    case "TOKEN_EXPIRED":
+    case "TOKEN_NOT_YET_VALID":
+    case "SIGNATURE_INVALID":
+      return "unable to verify bearer token";
+    case "INVALID_TOKEN_CLAIMS":
+      return `invalid ${a.claim ?? "issuer"} in token`;
+    case "SCOPE_REQUIRED":
+      return "scope must be provided";
+    case "INVALID_SCOPE":
+      return `invalid scope ${q(a.scope)}`;
+    case "IDENTITY_REQUIRED":
+      return "identity must be provided";
+    case "INVALID_IDENTITY":
+      return `invalid identity ${q(a.identity)}`;
+    case "NO_INSTALLATION":
+      return `no installation found for ${q(a.owner)}`;
+    case "POLICY_NOT_FOUND":
+      return `unable to find trust policy for ${q(a.identity)}`;
+    case "POLICY_FORBIDDEN":
+      return `permission denied reading trust policy for ${q(a.identity)}`;
+    case "RATE_LIMITED":
+      return `GitHub API rate limit exceeded for ${q(a.identity)}`;
+    case "ISSUER_MISMATCH":
+    case "SUBJECT_MISMATCH":
+    case "AUDIENCE_MISMATCH":
+    case "CLAIM_MISMATCH":
+      if (a.audienceHint) {
+        return `${MISMATCH_MESSAGE}: token audience does not include ${q(domain)}; request the OIDC token with audience=${domain} or set audience in the policy`;
+      }
+      return MISMATCH_MESSAGE;
+    case "PERMISSION_NOT_GRANTABLE":
+      return "token exchange failure (StatusUnprocessableEntity)";
+    case "GITHUB_UNAVAILABLE":
+      return "GitHub unavailable";
+    case "MISCONFIGURED":
+      return `server misconfigured: ${a.setting ?? "unknown setting"}`;
+  }
+}
+
+export interface ResponseContext {
+  requestId: string;
+  /** STS_DOMAIN, or the request's host when the configuration could not be read. */
+  domain: string;
+}
+
+/** The `google.rpc.Status` body of an error, exactly as decisions §2 specifies. */
+export function errorBody(f: Failure, ctx: ResponseContext) {
+  const metadata: Record<string, string> = { request_id: ctx.requestId };
+  if (f.reason === "CLAIM_MISMATCH" && f.args.claimName !== undefined) metadata.claim = f.args.claimName;
+  return {
+    code: CATALOGUE[f.reason].code,
+    message: messageOf(f, ctx.domain),
+    details: [
+      {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        reason: f.reason,
+        domain: ctx.domain,
+        metadata,
+      },
+    ],
+  };
+}
+
+/** `Retry-After` seconds for the two reasons that carry it (decisions §2.1), else undefined. */
+function defaultRetryAfter(f: Failure): number | undefined {
+  const fallback =
+    f.reason === "RATE_LIMITED"
+      ? GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS
+      : f.reason === "GITHUB_UNAVAILABLE"
+        ? GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS
+        : undefined;
+  if (fallback === undefined) return undefined;
+  const given = f.args.retryAfterSeconds;
+  return given !== undefined && Number.isFinite(given) ? Math.max(0, Math.ceil(given)) : fallback;
+}
+
+/** The single place a failure becomes an HTTP response. */
+export function errorResponse(f: Failure, ctx: ResponseContext): Response {
+  const { status } = CATALOGUE[f.reason];
+  const headers = new Headers({
+    "Content-Type": "application/json",
+    "Cache-Control": "no-store",
+    "X-Request-Id": ctx.requestId,
+  });
+  if (status === 401) headers.set("WWW-Authenticate", 'Bearer error="invalid_token"');
+  const retryAfter = defaultRetryAfter(f);
+  if (retryAfter !== undefined) headers.set("Retry-After", String(retryAfter));
+  return new Response(JSON.stringify(errorBody(f, ctx)), { status, headers });
+}

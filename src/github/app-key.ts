@@ -1,0 +1,98 @@
+/**
+ * @module github/app-key
+ * The GitHub App private key as GitHub hands it out. GitHub issues PKCS#1 (`BEGIN RSA PRIVATE KEY`);
+ * Web Crypto (and so jose and @octokit/auth-app in workerd) imports only PKCS#8. This module accepts
+ * either, with real newlines or literal `\n` sequences (how keys survive many secret stores), and wraps
+ * a PKCS#1 key in a PKCS#8 `PrivateKeyInfo` with a few lines of DER instead of a dependency.
+ */
+
+export type AppKeyResult =
+  | { ok: true; pkcs8Pem: string; pkcs8Der: Uint8Array }
+  | { ok: false; problem: string };
+
+const PEM = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/;
+
+/** DER `AlgorithmIdentifier` for rsaEncryption (1.2.840.113549.1.1.1) with NULL parameters. */
+const RSA_ALGORITHM_IDENTIFIER = [
+  0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+];
+
+function derLength(length: number): number[] {
+  if (length < 0x80) return [length];
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n >>= 8) bytes.unshift(n & 0xff);
+  return [0x80 | bytes.length, ...bytes];
+}
+
+function derTlv(tag: number, content: ArrayLike<number>): number[] {
+  return [tag, ...derLength(content.length), ...Array.from(content)];
+}
+
+/** Reads the outer DER SEQUENCE header; returns true when it spans exactly the whole buffer. */
+function isWholeDerSequence(der: Uint8Array): boolean {
+  if (der.length < 2 || der[0] !== 0x30) return false;
+  const first = der[1] as number;
+  if (first < 0x80) return 2 + first === der.length;
+  const count = first & 0x7f;
+  if (count === 0 || count > 4 || der.length < 2 + count) return false;
+  let length = 0;
+  for (let i = 0; i < count; i++) length = length * 256 + (der[2 + i] as number);
+  return 2 + count + length === der.length;
+}
+
+/** Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5). */
+export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
+  const version = [0x02, 0x01, 0x00];
+  const octetString = derTlv(0x04, pkcs1);
+  return new Uint8Array(derTlv(0x30, [...version, ...RSA_ALGORITHM_IDENTIFIER, ...octetString]));
+}
+
+function base64ToBytes(b64: string): Uint8Array | null {
+  const clean = b64.replace(/\s+/g, "");
+  if (clean === "" || !/^[A-Za-z0-9+/]+={0,2}$/.test(clean)) return null;
+  try {
+    const bin = atob(clean);
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+/**
+ * Parses `GITHUB_APP_PRIVATE_KEY`. Problems are described without echoing any of the key.
+ */
+export function parseAppPrivateKey(raw: string | undefined): AppKeyResult {
+  if (raw === undefined || raw.trim() === "") return { ok: false, problem: "not set" };
+  const text = raw.replace(/\\r\\n|\\n/g, "\n").replace(/\r\n/g, "\n");
+  const match = PEM.exec(text);
+  if (match === null) {
+    return {
+      ok: false,
+      problem:
+        "not a PEM private key (expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)",
+    };
+  }
+  const label = match[1];
+  const der = base64ToBytes(match[2] ?? "");
+  if (der === null || !isWholeDerSequence(der)) {
+    return {
+      ok: false,
+      problem: "the PEM body is not valid base64 DER (was the key truncated or its newlines lost?)",
+    };
+  }
+  let pkcs8: Uint8Array;
+  if (label === "RSA PRIVATE KEY") pkcs8 = pkcs1ToPkcs8(der);
+  else if (label === "PRIVATE KEY") pkcs8 = der;
+  else return { ok: false, problem: `unsupported PEM type "${label}" (GitHub App keys are RSA)` };
+  const lines = bytesToBase64(pkcs8).match(/.{1,64}/g) ?? [];
+  const pkcs8Pem = `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
+  return { ok: true, pkcs8Pem, pkcs8Der: pkcs8 };
+}

@@ -1,0 +1,92 @@
+/**
+ * @module limits
+ * Every limit, TTL and magic number of the service, in one place, so that an auditor can read the
+ * service's bounds without reading its code. Durations are milliseconds unless the name says otherwise.
+ */
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+/** Bearer token and request shape. */
+export const MAX_BEARER_BYTES = 16 * 1024;
+export const MAX_FORM_BODY_BYTES = 16 * 1024;
+
+/** Token validity (decisions §3.9): `exp` has zero leeway; `nbf`/`iat` may be this far in the future. */
+export const EXP_LEEWAY_SECONDS = 0;
+export const FUTURE_SKEW_SECONDS = 300;
+
+/** Names (decisions §3.4). */
+export const MAX_IDENTITY_LENGTH = 100;
+
+/** Issuer / subject / audience syntax (behaviour §3.2, §3.5). */
+export const MAX_ISSUER_RUNES = 255;
+export const MAX_ISSUER_PATH_SEGMENT_BYTES = 150;
+export const MAX_SUBJECT_RUNES = 255;
+export const MAX_AUDIENCE_RUNES = 255;
+
+/** Deployment allowlist (decisions §1). */
+export const MAX_ALLOWED_ISSUERS = 64;
+export const MAX_ALLOWED_ISSUER_PATTERNS = 16;
+export const MAX_ALLOWED_ISSUER_PATTERN_LENGTH = 256;
+
+/** OIDC discovery and JWKS fetches (decisions §3.10, GHSA-75r6-6jg8-pfcq). */
+export const MAX_DISCOVERY_BYTES = 100 * 1024;
+export const MAX_JWKS_BYTES = 100 * 1024;
+export const ISSUER_FETCH_TIMEOUT = 3 * SECOND;
+export const MAX_ISSUER_REDIRECTS = 3;
+export const DISCOVERY_TTL = HOUR;
+export const JWKS_TTL = 10 * MINUTE;
+export const JWKS_REFETCH_COOLDOWN = 30 * SECOND;
+/** A failed discovery is remembered (in memory only) this long. */
+export const ISSUER_FAILURE_TTL = MINUTE;
+/** Signing algorithms a token may use (behaviour §3.3); `none` and HS* are never accepted. */
+export const SUPPORTED_JWS_ALGORITHMS = [
+  "RS256",
+  "RS384",
+  "RS512",
+  "PS256",
+  "PS384",
+  "PS512",
+  "ES256",
+  "ES384",
+  "ES512",
+  "EdDSA",
+] as const;
+export const DEFAULT_JWS_ALGORITHM = "RS256";
+
+/** GitHub (decisions §3.7, §3.8, §3.12, §4). */
+export const GITHUB_API_VERSION = "2022-11-28";
+export const GITHUB_USER_AGENT = "github-sts-worker";
+export const GITHUB_REQUEST_TIMEOUT = 10 * SECOND;
+/** Transient failures (5xx, network) are retried this many times after the first attempt. */
+export const GITHUB_TRANSIENT_RETRIES = 2;
+export const GITHUB_RETRY_DELAY = 100;
+/** Retry-After sent to callers when GitHub is unavailable and did not say. */
+export const GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
+export const GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+export const APP_JWT_BACKDATE_SECONDS = 60;
+export const APP_JWT_LIFETIME_SECONDS = 540;
+/** The App JWT is reused until this long before its `exp`. */
+export const APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS = 60;
+export const INSTALLATION_TTL = HOUR;
+export const INSTALLATION_NOT_FOUND_TTL = 5 * MINUTE;
+export const MAX_POLICY_BYTES = 1024 * 1024;
+export const POLICY_FRESH_TTL = 5 * MINUTE;
+export const POLICY_MEMORY_TTL = MINUTE;
+export const POLICY_STALE_TTL = HOUR;
+export const POLICY_NOT_FOUND_TTL = 5 * MINUTE;
+
+/** Isolate-memory LRU sizes. */
+export const MEMORY_CACHE_ENTRIES = {
+  discovery: 100,
+  jwks: 100,
+  issuerFailures: 500,
+  installations: 500,
+  policies: 500,
+} as const;
+
+/** KV rejects an `expirationTtl` below 60 s; it only garbage-collects, freshness is in the value. */
+export const KV_MIN_EXPIRATION_TTL_SECONDS = 60;
+/** KV keys are limited to 512 bytes; longer cache keys are hashed. */
+export const KV_MAX_KEY_BYTES = 480;

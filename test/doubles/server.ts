@@ -1,0 +1,155 @@
+/**
+ * A tiny HTTP server base for the local doubles (Node only). Each double is a set of routes over
+ * `node:http`; every request is recorded so tests can assert exactly what was sent, and a control API
+ * under `/__control/` lets tests running inside workerd steer the double over 127.0.0.1.
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface RecordedCall {
+  seq: number;
+  method: string;
+  /** Path and query as received (after any tenant prefix was stripped by the double). */
+  path: string;
+  /** The host the caller aimed at (the real hostname when routed by the outbound router). */
+  host: string;
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+}
+
+export interface DoubleRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: string;
+  raw: IncomingMessage;
+}
+
+export interface DoubleResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Uint8Array;
+  /** Never answer (the caller must time out); the socket is closed when the server stops. */
+  hang?: boolean;
+  /** Stream this many bytes of filler after `body` (oversized responses, without buffering them). */
+  streamBytes?: number;
+}
+
+export type Handler = (req: DoubleRequest) => Promise<DoubleResponse> | DoubleResponse;
+
+export function jsonResponse(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): DoubleResponse {
+  return {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+    body: JSON.stringify(value),
+  };
+}
+
+export async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error("request body too large");
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined) continue;
+    out[k.toLowerCase()] = Array.isArray(v) ? v.join(", ") : v;
+  }
+  return out;
+}
+
+export interface StartedServer {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Starts `handler` on 127.0.0.1 (port 0 = any free port). */
+export async function startServer(handler: Handler, port = 0): Promise<StartedServer> {
+  const hanging = new Set<ServerResponse>();
+  const server: Server = createServer(async (req, res) => {
+    try {
+      const body = await readBody(req);
+      const host = req.headers.host ?? "127.0.0.1";
+      const url = new URL(req.url ?? "/", `http://${host}`);
+      const out = await handler({
+        method: req.method ?? "GET",
+        url,
+        headers: flatHeaders(req),
+        body,
+        raw: req,
+      });
+      if (out.hang) {
+        hanging.add(res);
+        res.on("close", () => hanging.delete(res));
+        return;
+      }
+      res.writeHead(out.status, out.headers ?? {});
+      if (out.body !== undefined) res.write(out.body);
+      if (out.streamBytes !== undefined && out.streamBytes > 0) {
+        const chunk = Buffer.alloc(16 * 1024, 0x20);
+        let left = out.streamBytes;
+        while (left > 0 && !res.destroyed) {
+          const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
+          left -= piece.length;
+          if (!res.write(piece)) await new Promise((r) => res.once("drain", r));
+        }
+      }
+      res.end();
+    } catch (error) {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of hanging) res.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** Records calls in order; shared by the doubles. */
+export class CallLog {
+  private seq = 0;
+  readonly calls: RecordedCall[] = [];
+  record(req: DoubleRequest, path: string, host: string): RecordedCall {
+    const call: RecordedCall = {
+      seq: ++this.seq,
+      method: req.method,
+      path,
+      host,
+      headers: req.headers,
+      body: req.body,
+      at: Date.now(),
+    };
+    this.calls.push(call);
+    return call;
+  }
+  clear(): void {
+    this.calls.length = 0;
+  }
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { createOutboundRouter } from "./test/doubles/outbound.ts";
+
+const fixture = (name: string) => readFileSync(new URL(`./test/fixtures/${name}`, import.meta.url), "utf8");
+
+export default defineConfig({
+  test: {
+    // The JSON report feeds the "N passed, M failed" line that .ci/run prints.
+    reporters: ["default", ["json", { outputFile: "build/vitest-results.json" }]],
+    globalSetup: ["./test/global-setup.ts"],
+    projects: [
+      {
+        extends: true,
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              kvNamespaces: ["STS_CACHE"],
+              bindings: {
+                ISSUER_DOUBLE_URL: inject("issuerUrl"),
+                GITHUB_DOUBLE_URL: inject("githubUrl"),
+                TEST_APP_KEY_PKCS1: fixture("app-key.pkcs1.pem"),
+                TEST_APP_KEY_PKCS8: fixture("app-key.pkcs8.pem"),
+              },
+              outboundService: createOutboundRouter({ hosts: inject("outboundHosts") }),
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          include: ["test/worker/**/*.test.ts"],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "node",
+          include: ["test/node/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+    ],
+  },
+});
