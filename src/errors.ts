@@ -36,7 +36,11 @@ export type Reason =
   | "CLAIM_MISMATCH"
   | "PERMISSION_NOT_GRANTABLE"
   | "GITHUB_UNAVAILABLE"
-  | "MISCONFIGURED";
+  | "MISCONFIGURED"
+  /** `POST /sts/exchange_refresh_token`: 501, as upstream (not in the decisions table, which says "as upstream"). */
+  | "REFRESH_NOT_SUPPORTED"
+  /** An unexpected exception: 500 without a stack; the audit line has the detail. */
+  | "INTERNAL";
 
 /**
  * Values a message may carry. They are always the caller's own input or public facts (a setting's
@@ -140,6 +144,8 @@ export const CATALOGUE: Readonly<Record<Reason, CatalogueEntry>> = {
   PERMISSION_NOT_GRANTABLE: DENIED,
   GITHUB_UNAVAILABLE: { status: 503, code: GrpcCode.UNAVAILABLE },
   MISCONFIGURED: { status: 500, code: GrpcCode.INTERNAL },
+  REFRESH_NOT_SUPPORTED: { status: 501, code: GrpcCode.UNIMPLEMENTED },
+  INTERNAL: { status: 500, code: GrpcCode.INTERNAL },
 };
 
 /** Go's `%q` for the strings we echo: a JSON string literal is close enough and always safe. */
@@ -208,6 +214,10 @@ export function messageOf(f: Failure, domain: string): string {
       return "GitHub unavailable";
     case "MISCONFIGURED":
       return `server misconfigured: ${a.setting ?? "unknown setting"}`;
+    case "REFRESH_NOT_SUPPORTED":
+      return "octo-sts does not support refresh tokens";
+    case "INTERNAL":
+      return "internal error";
   }
 }
 

@@ -1,0 +1,184 @@
+/**
+ * @module exchange/request
+ * Reads an exchange request exactly as octo-sts's grpc-gateway does (behaviour §2.2): parameters from the
+ * URL query plus, for a form POST, the body (body values first); proto or JSON field names; unknown keys
+ * ignored; a singular field given twice is an error; commas are not split. The bearer token comes from
+ * the one `Authorization` header.
+ */
+
+import { type Failure, failure, type Result } from "../errors";
+import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../limits";
+
+export interface ExchangeParams {
+  /** The effective scope (`scopes[0]` when given, else `scope`); "" when neither. */
+  scope: string;
+  identity: string;
+  /** True for a form POST: the Chainguard SDK's HTTP/1 client, which wants the strict response shape. */
+  formPost: boolean;
+}
+
+/** Fields of `chainguard.platform.oidc.ExchangeRequest`, keyed by proto and JSON name. */
+const FIELDS: Record<string, { name: string; repeated: boolean }> = {
+  aud: { name: "aud", repeated: true },
+  scope: { name: "scope", repeated: false },
+  identity: { name: "identity", repeated: false },
+  cap: { name: "cap", repeated: true },
+  identity_provider: { name: "identity_provider", repeated: false },
+  identityProvider: { name: "identity_provider", repeated: false },
+  scopes: { name: "scopes", repeated: true },
+};
+
+const FORM_CONTENT_TYPE = "application/x-www-form-urlencoded";
+
+/** Go's `url.QueryUnescape` (`+` is a space); returns the Go error text on a malformed escape. */
+function queryUnescape(s: string): { ok: true; value: string } | { ok: false; error: string } {
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] !== "%") continue;
+    if (i + 2 >= s.length || !/^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
+      return { ok: false, error: `invalid URL escape ${JSON.stringify(s.slice(i, i + 3))}` };
+    }
+    i += 2;
+  }
+  const bytes: number[] = [];
+  const enc = new TextEncoder();
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i] as string;
+    if (c === "%") {
+      bytes.push(Number.parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (c === "+") bytes.push(0x20);
+    else for (const b of enc.encode(c)) bytes.push(b);
+  }
+  return { ok: true, value: new TextDecoder().decode(new Uint8Array(bytes)) };
+}
+
+/** Go's `url.ParseQuery`: every pair is kept; the first error is reported (parsing goes on, like Go). */
+export function parseQuery(raw: string): { pairs: [string, string][]; error?: string } {
+  const pairs: [string, string][] = [];
+  let error: string | undefined;
+  for (const part of raw.split("&")) {
+    if (part === "") continue;
+    if (part.includes(";")) {
+      error ??= "invalid semicolon separator in query";
+      continue;
+    }
+    const eq = part.indexOf("=");
+    const rawKey = eq < 0 ? part : part.slice(0, eq);
+    const rawValue = eq < 0 ? "" : part.slice(eq + 1);
+    const key = queryUnescape(rawKey);
+    if (!key.ok) {
+      error ??= key.error;
+      continue;
+    }
+    const value = queryUnescape(rawValue);
+    if (!value.ok) {
+      error ??= value.error;
+      continue;
+    }
+    pairs.push([key.value, value.value]);
+  }
+  return error === undefined ? { pairs } : { pairs, error };
+}
+
+function invalidRequest(
+  args: { field?: string; values?: string[]; encodingError?: string },
+  detail: string,
+): Failure {
+  return failure("INVALID_REQUEST", args, detail);
+}
+
+async function readLimitedText(request: Request, limit: number): Promise<string | null> {
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    all.set(c, offset);
+    offset += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** decisions §2.2 step 2: parameters, repeated singular fields, more than one `scopes`. */
+export async function readParams(request: Request, url: URL): Promise<Result<ExchangeParams>> {
+  const contentType = (request.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+  const formPost = request.method === "POST" && contentType === FORM_CONTENT_TYPE;
+
+  const pairs: [string, string][] = [];
+  if (formPost) {
+    const body = await readLimitedText(request, MAX_FORM_BODY_BYTES);
+    if (body === null) {
+      return {
+        ok: false,
+        failure: invalidRequest({ encodingError: "http: POST too large" }, "form body over limit"),
+      };
+    }
+    const parsed = parseQuery(body);
+    if (parsed.error !== undefined) {
+      return { ok: false, failure: invalidRequest({ encodingError: parsed.error }, "form body encoding") };
+    }
+    pairs.push(...parsed.pairs);
+  }
+  const query = parseQuery(url.search.replace(/^\?/, ""));
+  if (query.error !== undefined) {
+    return { ok: false, failure: invalidRequest({ encodingError: query.error }, "query encoding") };
+  }
+  pairs.push(...query.pairs);
+
+  const values = new Map<string, string[]>();
+  for (const [key, value] of pairs) {
+    const field = FIELDS[key];
+    if (field === undefined) continue; // unknown keys are ignored, as upstream
+    const list = values.get(field.name) ?? [];
+    list.push(value);
+    values.set(field.name, list);
+  }
+  for (const [name, list] of values) {
+    const field = FIELDS[name];
+    if (field !== undefined && !field.repeated && list.length !== 1) {
+      return { ok: false, failure: invalidRequest({ field: name, values: list }, `repeated field ${name}`) };
+    }
+  }
+  const scopes = values.get("scopes") ?? [];
+  if (scopes.length > 1)
+    return { ok: false, failure: failure("MULTIPLE_SCOPES", {}, `${scopes.length} scopes`) };
+  const scope = scopes.length === 1 ? (scopes[0] as string) : (values.get("scope")?.[0] ?? "");
+  return { ok: true, value: { scope, identity: values.get("identity")?.[0] ?? "", formPost } };
+}
+
+/**
+ * decisions §2.2 step 3: exactly one `Authorization` value. The scheme is matched case-insensitively
+ * (RFC 7235 §2.1); a bare JWT without a scheme is accepted, as upstream does. A second value (a repeated
+ * header arrives joined with ", ", or a `Grpc-Metadata-Authorization` header) is refused.
+ */
+export function readBearer(request: Request): Result<string> {
+  const header = request.headers.get("Authorization");
+  const extra = request.headers.get("Grpc-Metadata-Authorization");
+  if (header === null || extra !== null || header.includes(",")) {
+    return {
+      ok: false,
+      failure: failure("MISSING_BEARER", {}, header === null ? "no header" : "more than one value"),
+    };
+  }
+  const match = /^bearer +(.*)$/is.exec(header.trim());
+  const token = (match ? (match[1] as string) : header).trim();
+  if (token === "" || token.length > MAX_BEARER_BYTES) {
+    return {
+      ok: false,
+      failure: failure("MALFORMED_TOKEN", {}, token === "" ? "empty bearer" : "bearer too large"),
+    };
+  }
+  return { ok: true, value: token };
+}
