@@ -172,8 +172,8 @@ export function readBearer(request: Request): Result<string> {
       failure: failure("MISSING_BEARER", {}, header === null ? "no header" : "more than one value"),
     };
   }
-  const match = /^bearer +(.*)$/is.exec(header.trim());
-  const token = (match ? (match[1] as string) : header).trim();
+  const match = /^bearer(?: +(.*))?$/is.exec(header.trim());
+  const token = (match ? (match[1] ?? "") : header).trim();
   if (token === "" || token.length > MAX_BEARER_BYTES) {
     return {
       ok: false,
