@@ -1,0 +1,120 @@
+/**
+ * @module oidc/fetch
+ * The one way this service reads an issuer's documents (decisions §3.10; GHSA-75r6-6jg8-pfcq and
+ * GHSA-h3qp-hwvr-9xcq): GET through `runtime.fetch`, redirects handled by hand and followed only to
+ * URLs that pass the issuer rules, a timeout over the whole exchange (headers and body), and the body
+ * counted while it streams and abandoned past the cap, whatever `Content-Length` says.
+ *
+ * Errors are returned as audit text only; no upstream body or error text is ever part of it beyond the
+ * status code, and none of it reaches the caller.
+ */
+
+import type { Runtime } from "../runtime";
+import { isValidIssuer } from "./syntax";
+
+export interface BoundedFetchOptions {
+  maxBytes: number;
+  timeoutMs: number;
+  maxRedirects: number;
+}
+
+export type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };
+
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+
+/**
+ * A redirect target is followed only if it passes the issuer rules (behaviour §3.3, octo-sts
+ * `CheckRedirect`), both as resolved and, when absolute, as written: WHATWG resolution would
+ * normalise away what Go rejects (dot segments, Unicode hosts).
+ */
+function redirectTarget(location: string, from: string): string | null {
+  let target: URL;
+  try {
+    target = new URL(location, from);
+  } catch {
+    return null;
+  }
+  if (!isValidIssuer(target.href)) return null;
+  if (HAS_SCHEME.test(location) && !isValidIssuer(location)) return null;
+  if (location.includes("..")) return null;
+  return target.href;
+}
+
+/** Reads at most `maxBytes` of `body`; null once it goes over (the stream is cancelled). */
+async function readCapped(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<Uint8Array | null> {
+  if (body === null) return new Uint8Array();
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error)
+    return error.name === "TimeoutError" || error.name === "AbortError" ? "timeout" : error.name;
+  return "error";
+}
+
+/** GETs `url` and parses its JSON body, within the bounds of `options`. */
+export async function fetchJsonBounded(
+  runtime: Runtime,
+  url: string,
+  options: BoundedFetchOptions,
+): Promise<FetchJsonResult> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  let current = url;
+  try {
+    for (let hop = 0; ; hop++) {
+      const response = await runtime.fetch(current, {
+        method: "GET",
+        redirect: "manual",
+        signal,
+        headers: { accept: "application/json" },
+      });
+      if (REDIRECT_STATUSES.has(response.status)) {
+        await response.body?.cancel().catch(() => {});
+        if (hop >= options.maxRedirects)
+          return { ok: false, detail: `more than ${options.maxRedirects} redirects` };
+        const location = response.headers.get("location");
+        const next = location === null ? null : redirectTarget(location, current);
+        if (next === null)
+          return { ok: false, detail: `redirect ${response.status} to a URL failing the issuer rules` };
+        current = next;
+        continue;
+      }
+      if (response.status !== 200) {
+        await response.body?.cancel().catch(() => {});
+        return { ok: false, detail: `status ${response.status}` };
+      }
+      const bytes = await readCapped(response.body, options.maxBytes);
+      if (bytes === null) return { ok: false, detail: `body larger than ${options.maxBytes} bytes` };
+      try {
+        return { ok: true, value: JSON.parse(new TextDecoder().decode(bytes)), url: current };
+      } catch {
+        return { ok: false, detail: "body is not JSON" };
+      }
+    }
+  } catch (error) {
+    return { ok: false, detail: `fetch failed: ${describe(error)}` };
+  }
+}

@@ -1,0 +1,602 @@
+/**
+ * OIDC verification end to end inside workerd, against the issuer double (over 127.0.0.1 for path
+ * tenants, through the outbound router for hostname tenants). Every outbound request is counted through
+ * `runtime.fetch`; the double's own call log shows what actually reached the issuer.
+ */
+
+import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock";
+import type { Env } from "../../src/config";
+import { errorResponse, type Reason } from "../../src/errors";
+import { verifyBearer } from "../../src/oidc";
+import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
+import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../shared/issuer-double";
+import { TEST_DOMAIN, testEnv } from "./helpers";
+
+const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+
+afterEach(async () => {
+  await reset();
+});
+
+interface Harness {
+  runtime: Runtime;
+  clock: ManualClock;
+  /** URLs requested through runtime.fetch, in order. */
+  fetches: string[];
+}
+
+/** A runtime ("isolate") whose outbound requests are counted; `clock` may be shared to stay in step. */
+function harness(
+  overrides: Partial<Env> = {},
+  {
+    clock = new ManualClock(),
+    wrap,
+  }: { clock?: ManualClock; wrap?: (r: Response, url: string) => Response } = {},
+): Harness {
+  const fetches: string[] = [];
+  const counted: FetchFn = async (input, init) => {
+    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    fetches.push(url);
+    const response = await fetch(input, init);
+    return wrap ? wrap(response, url) : response;
+  };
+  return { runtime: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
+}
+
+function nowSeconds(clock: ManualClock): number {
+  return Math.floor(clock.now() / 1000);
+}
+
+async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<string> {
+  const claims = { sub: "repo:octo-org/octo-repo:ref:refs/heads/main", aud: TEST_DOMAIN, ...options.claims };
+  return double.mintToken(issuer.id, { ...options, claims });
+}
+
+async function expectFailure(h: Harness, token: string, reason: Reason): Promise<string> {
+  const result = await verifyBearer(h.runtime, token);
+  expect(result.ok ? "ok" : result.failure.reason).toBe(reason);
+  return result.ok ? "" : (result.failure.detail ?? "");
+}
+
+async function expectOk(h: Harness, token: string) {
+  const result = await verifyBearer(h.runtime, token);
+  if (!result.ok) throw new Error(`expected ok, got ${result.failure.reason}: ${result.failure.detail}`);
+  return result.value;
+}
+
+async function paths(issuer: CreatedIssuer): Promise<string[]> {
+  return (await double.calls(issuer.id)).map((c) => c.path);
+}
+
+const DISCOVERY = "/.well-known/openid-configuration";
+const JWKS = "/jwks";
+
+describe("valid tokens", () => {
+  it.each(["RS256", "ES256", "EdDSA"] as const)("verifies %s and returns the claims", async (alg) => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const token = await mint(issuer, { alg, claims: { sub: "repo:o/r:ref:refs/heads/main", custom: true } });
+    const verified = await expectOk(h, token);
+    expect(verified.issuer).toBe(issuer.issuer);
+    expect(verified.alg).toBe(alg);
+    expect(verified.kid).toBe((await double.keys(issuer.id)).kids[alg]);
+    expect(verified.claims).toMatchObject({
+      iss: issuer.issuer,
+      sub: "repo:o/r:ref:refs/heads/main",
+      custom: true,
+    });
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+  });
+
+  it("cold: 2 fetches; warm: 0; new isolate over the same KV: 0", async () => {
+    const issuer = await double.createIssuer();
+    const token = await mint(issuer);
+    const cold = harness();
+    await expectOk(cold, token);
+    expect(cold.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`, `${issuer.issuer}${JWKS}`]);
+
+    cold.fetches.length = 0;
+    await expectOk(cold, token);
+    await expectOk(cold, await mint(issuer, { alg: "ES256" }));
+    expect(cold.fetches).toEqual([]);
+
+    const isolate = harness({}, { clock: cold.clock });
+    await expectOk(isolate, token);
+    expect(isolate.fetches).toEqual([]);
+    expect(isolate.runtime.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvHits).toBe(1);
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+  });
+
+  it("shares one in-flight fetch between concurrent cold verifications", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const tokens = await Promise.all([
+      mint(issuer),
+      mint(issuer, { alg: "ES256" }),
+      mint(issuer, { alg: "EdDSA" }),
+    ]);
+    const results = await Promise.all(tokens.map((t) => verifyBearer(h.runtime, t)));
+    expect(results.every((r) => r.ok)).toBe(true);
+    expect(h.fetches).toHaveLength(2);
+  });
+
+  it("verifies a hostname tenant over https (https://token.actions.githubusercontent.com)", async () => {
+    const issuer = await double.createIssuer({ host: "token.actions.githubusercontent.com" });
+    expect(issuer.issuer).toBe("https://token.actions.githubusercontent.com");
+    const h = harness({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
+    const verified = await expectOk(h, await mint(issuer, { claims: { repository: "octo-org/octo-repo" } }));
+    expect(verified.issuer).toBe("https://token.actions.githubusercontent.com");
+    expect(h.fetches).toEqual([
+      "https://token.actions.githubusercontent.com/.well-known/openid-configuration",
+      "https://token.actions.githubusercontent.com/.well-known/jwks",
+    ]);
+  });
+
+  it("accepts keys published without alg when kty and crv agree with the header", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwksWithoutAlg: true });
+    const h = harness();
+    for (const alg of ["RS256", "ES256", "EdDSA"] as const) await expectOk(h, await mint(issuer, { alg }));
+  });
+});
+
+describe("time claims (decisions §3.9)", () => {
+  it("refuses exp one second past, and exp equal to now; accepts exp one second ahead", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const now = nowSeconds(h.clock);
+    await expectFailure(h, await mint(issuer, { claims: { exp: now - 1 } }), "TOKEN_EXPIRED");
+    await expectFailure(h, await mint(issuer, { claims: { exp: now } }), "TOKEN_EXPIRED");
+    await expectOk(h, await mint(issuer, { claims: { exp: now + 1 } }));
+  });
+
+  it("refuses a token that expired while the clock moved", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const token = await mint(issuer, { claims: { exp: nowSeconds(h.clock) + 60 } });
+    await expectOk(h, token);
+    h.clock.advance(60_000);
+    await expectFailure(h, token, "TOKEN_EXPIRED");
+  });
+
+  it("refuses a token without exp or with a non-numeric exp", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    await expectFailure(h, await mint(issuer, { omit: ["exp"] }), "TOKEN_EXPIRED");
+    await expectFailure(h, await mint(issuer, { claims: { exp: "9999999999" } }), "TOKEN_EXPIRED");
+  });
+
+  it("accepts nbf and iat 299 s and 300 s ahead, refuses 301 s", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const now = nowSeconds(h.clock);
+    const exp = now + 900;
+    await expectOk(h, await mint(issuer, { claims: { nbf: now + 299, exp } }));
+    await expectOk(h, await mint(issuer, { claims: { nbf: now + 300, iat: now + 300, exp } }));
+    await expectOk(h, await mint(issuer, { claims: { iat: now + 299, exp } }));
+    await expectFailure(h, await mint(issuer, { claims: { nbf: now + 301, exp } }), "TOKEN_NOT_YET_VALID");
+    await expectFailure(h, await mint(issuer, { claims: { iat: now + 301, exp } }), "TOKEN_NOT_YET_VALID");
+    await expectFailure(h, await mint(issuer, { claims: { nbf: "soon", exp } }), "TOKEN_NOT_YET_VALID");
+  });
+});
+
+function b64url(value: unknown): string {
+  return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+describe("signatures and algorithms", () => {
+  it("refuses a tampered payload", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const token = await mint(issuer, { claims: { sub: "repo:octo-org/octo-repo:ref:refs/heads/main" } });
+    await expectOk(h, token);
+    const [header, payload, signature] = token.split(".") as [string, string, string];
+    const claims = JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/")));
+    const tampered = `${header}.${b64url({ ...claims, sub: "repo:octo-org/admin:ref:refs/heads/main" })}.${signature}`;
+    await expectFailure(h, tampered, "SIGNATURE_INVALID");
+  });
+
+  it.each(["RS256", "ES256", "EdDSA"] as const)(
+    "refuses %s signed by a key not in the JWKS (same kid)",
+    async (alg) => {
+      const issuer = await double.createIssuer();
+      const h = harness();
+      const detail = await expectFailure(
+        h,
+        await mint(issuer, { alg, foreignKey: true }),
+        "SIGNATURE_INVALID",
+      );
+      expect(detail).toContain("signature");
+      expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+    },
+  );
+
+  it("unknown kid: refetches once after rotation, holds the 30 s cool-down, refetches again after it", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    await expectOk(h, await mint(issuer));
+    await double.rotateKeys(issuer.id);
+    const rotated = await mint(issuer);
+
+    // The JWKS was fetched at this very instant: the cool-down holds, nothing is fetched.
+    const cooling = await expectFailure(h, rotated, "SIGNATURE_INVALID");
+    expect(cooling).toContain("cooling down");
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+
+    h.clock.advance(30_000);
+    await expectOk(h, rotated);
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS, JWKS]);
+    await expectOk(h, rotated);
+
+    const bogus = await mint(issuer, { kid: "no-such-kid" });
+    h.clock.advance(29_000);
+    const detail = await expectFailure(h, bogus, "SIGNATURE_INVALID");
+    expect(detail).toContain("no-such-kid");
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS, JWKS]);
+
+    h.clock.advance(1_000);
+    await expectFailure(h, bogus, "SIGNATURE_INVALID");
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS, JWKS, JWKS]);
+    await expectFailure(h, bogus, "SIGNATURE_INVALID");
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS, JWKS, JWKS]);
+  });
+
+  it("a new isolate with rotated keys in an old KV copy refetches at once and updates KV", async () => {
+    const issuer = await double.createIssuer();
+    const first = harness();
+    await expectOk(first, await mint(issuer));
+    await double.rotateKeys(issuer.id);
+    const rotated = await mint(issuer, { alg: "EdDSA" });
+    const second = harness({}, { clock: first.clock });
+    await expectOk(second, rotated);
+    expect(second.fetches).toEqual([`${issuer.issuer}${JWKS}`]);
+    const third = harness({}, { clock: first.clock });
+    await expectOk(third, rotated);
+    expect(third.fetches).toEqual([]);
+  });
+
+  it("refuses alg none without fetching anything", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    await expectFailure(h, await mint(issuer, { alg: "none" }), "SIGNATURE_INVALID");
+    const noneWithSignature = `${b64url({ alg: "none" })}.${b64url({ iss: issuer.issuer, exp: 9999999999 })}.c2ln`;
+    await expectFailure(h, noneWithSignature, "SIGNATURE_INVALID");
+    expect(h.fetches).toEqual([]);
+    expect(await paths(issuer)).toEqual([]);
+  });
+
+  it.each(["pem", "jwk"] as const)(
+    "refuses HS256 signed with the issuer's public key (%s form)",
+    async (secretForm) => {
+      const issuer = await double.createIssuer();
+      // Even an issuer that advertises HS256 gets no symmetric verification.
+      await double.setBehaviour(issuer.id, { algs: ["HS256", "RS256"] });
+      const h = harness();
+      await expectOk(h, await mint(issuer));
+      await expectFailure(h, await double.confusionToken(issuer.id, { secretForm }), "SIGNATURE_INVALID");
+      await expectFailure(
+        h,
+        await double.confusionToken(issuer.id, { secretForm, kid: null }),
+        "SIGNATURE_INVALID",
+      );
+    },
+  );
+
+  it("allows only the algorithms the discovery document advertises (RS256 when none)", async () => {
+    const onlyRs = await double.createIssuer({ algs: ["RS256", "HS512"] });
+    const h = harness();
+    await expectOk(h, await mint(onlyRs));
+    await expectFailure(h, await mint(onlyRs, { alg: "ES256" }), "SIGNATURE_INVALID");
+
+    const unspecified = await double.createIssuer({ algs: null });
+    await expectOk(h, await mint(unspecified));
+    await expectFailure(h, await mint(unspecified, { alg: "EdDSA" }), "SIGNATURE_INVALID");
+  });
+
+  it("refuses a header alg that disagrees with the key its kid names", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const { kids } = await double.keys(issuer.id);
+    const token = await mint(issuer, { alg: "ES256", kid: kids.RS256 });
+    await expectFailure(h, token, "SIGNATURE_INVALID");
+    // Keys without alg: kty still has to agree.
+    const noAlg = await double.createIssuer();
+    await double.setBehaviour(noAlg.id, { jwksWithoutAlg: true });
+    const noAlgKids = (await double.keys(noAlg.id)).kids;
+    await expectFailure(h, await mint(noAlg, { alg: "ES256", kid: noAlgKids.EdDSA }), "SIGNATURE_INVALID");
+  });
+});
+
+describe("issuer rules and the deployment allowlist (before any fetch)", () => {
+  it("refuses invalid issuers and a schemeless iss with INVALID_ISSUER", async () => {
+    const h = harness();
+    for (const iss of [
+      "http://example.com",
+      "https://example.com/?x",
+      "gitlab.com",
+      "",
+      "https://user@example.com",
+    ]) {
+      await expectFailure(
+        h,
+        `${b64url({ alg: "RS256" })}.${b64url({ iss, exp: 9999999999 })}.sig`,
+        "INVALID_ISSUER",
+      );
+    }
+    expect(h.fetches).toEqual([]);
+  });
+
+  it("normalises accounts.google.com and looks it up as https://accounts.google.com", async () => {
+    const h = harness({ ALLOWED_ISSUERS: "https://gitlab.com" });
+    const token = `${b64url({ alg: "RS256" })}.${b64url({ iss: "accounts.google.com" })}.sig`;
+    const detail = await expectFailure(h, token, "ISSUER_NOT_ALLOWED");
+    expect(detail).toContain("https://accounts.google.com");
+  });
+
+  it("ALLOWED_ISSUERS refuses other issuers before any request reaches the double", async () => {
+    const issuer = await double.createIssuer();
+    const token = await mint(issuer);
+    const refused = harness({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
+    await expectFailure(refused, token, "ISSUER_NOT_ALLOWED");
+    // A trailing slash is a different issuer.
+    const slash = harness({ ALLOWED_ISSUERS: `${issuer.issuer}/` });
+    await expectFailure(slash, token, "ISSUER_NOT_ALLOWED");
+    expect([...refused.fetches, ...slash.fetches]).toEqual([]);
+    expect(await paths(issuer)).toEqual([]);
+
+    const allowed = harness({ ALLOWED_ISSUERS: JSON.stringify(["https://gitlab.com", issuer.issuer]) });
+    await expectOk(allowed, token);
+  });
+
+  it("ALLOWED_ISSUER_PATTERNS refuses other issuers before any request reaches the double", async () => {
+    const issuer = await double.createIssuer();
+    const token = await mint(issuer);
+    const refused = harness({
+      ALLOWED_ISSUER_PATTERNS: JSON.stringify([
+        "https://gitlab\\.com",
+        "http://127\\.0\\.0\\.1:[0-9]+/t/other",
+      ]),
+    });
+    await expectFailure(refused, token, "ISSUER_NOT_ALLOWED");
+    expect(refused.fetches).toEqual([]);
+    expect(await paths(issuer)).toEqual([]);
+
+    const allowed = harness({
+      ALLOWED_ISSUER_PATTERNS: JSON.stringify(["http://127\\.0\\.0\\.1:[0-9]+/t/[a-z0-9-]+"]),
+    });
+    await expectOk(allowed, token);
+  });
+
+  it("answers MISCONFIGURED when the configuration does not load", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness({ STS_DOMAIN: "" });
+    await expectFailure(h, await mint(issuer), "MISCONFIGURED");
+    expect(h.fetches).toEqual([]);
+  });
+});
+
+describe("discovery", () => {
+  it("refuses a document whose issuer differs from the token's", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discoveryIssuer: "https://evil.example.com" });
+    const h = harness();
+    const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
+    expect(detail).toContain("issuer differs");
+    expect(await paths(issuer)).toEqual([DISCOVERY]);
+  });
+
+  it("compares the issuer byte for byte (a trailing slash in iss is another issuer)", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    await expectFailure(h, await mint(issuer, { claims: { iss: `${issuer.issuer}/` } }), "DISCOVERY_FAILED");
+    expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`]);
+  });
+
+  it.each([
+    ["non-JSON", { discovery: { body: "<html>hello</html>", contentType: "text/html" } }],
+    ["missing jwks_uri", { discovery: { body: '{"issuer":"ISSUER"}' } }],
+    ["an http jwks_uri off loopback", { jwksUri: "http://example.com/jwks" }],
+    ["a jwks_uri with userinfo", { jwksUri: "https://user@example.com/jwks" }],
+    [
+      "a non-array alg list",
+      {
+        discovery: {
+          body: '{"issuer":"ISSUER","jwks_uri":"https://x.example/j","id_token_signing_alg_values_supported":"RS256"}',
+        },
+      },
+    ],
+    ["a 500", { discovery: { status: 500 } }],
+    ["a 404", { discovery: { status: 404 } }],
+  ] as const)("refuses %s with DISCOVERY_FAILED and never echoes the upstream body", async (_, behaviour) => {
+    const issuer = await double.createIssuer();
+    const fixed = JSON.parse(JSON.stringify(behaviour).replaceAll("ISSUER", issuer.issuer.replace(/"/g, "")));
+    await double.setBehaviour(issuer.id, fixed);
+    const h = harness();
+    const result = await verifyBearer(h.runtime, await mint(issuer));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure.reason).toBe("DISCOVERY_FAILED");
+    expect(result.failure.detail ?? "").not.toContain("upstream secret");
+    expect(result.failure.detail ?? "").not.toContain("hello");
+    const body = await errorResponse(result.failure, { requestId: "r", domain: TEST_DOMAIN }).text();
+    expect(JSON.parse(body).message).toBe("unable to fetch or create the provider");
+    expect(body).not.toContain("upstream secret");
+    expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`]);
+  });
+
+  it("remembers a failed discovery for a minute, in memory only", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: { status: 500 } });
+    const token = await mint(issuer);
+    const h = harness();
+    await expectFailure(h, token, "DISCOVERY_FAILED");
+    h.clock.advance(59_000);
+    const detail = await expectFailure(h, token, "DISCOVERY_FAILED");
+    expect(detail).toContain("remembered");
+    expect(await paths(issuer)).toEqual([DISCOVERY]);
+    // Nothing negative went to KV: another isolate tries for itself.
+    const keys = (await env.STS_CACHE.list()).keys.map((k) => k.name);
+    expect(keys.filter((k) => k.startsWith("oidc-failures"))).toEqual([]);
+    await double.setBehaviour(issuer.id, { discovery: "ok" });
+    await expectOk(harness({}, { clock: h.clock }), token);
+    // After the minute the first isolate fetches again.
+    h.clock.advance(1_000);
+    await expectOk(h, token);
+  });
+
+  it("follows a redirect to a URL passing the issuer rules", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.movedDiscoveryUrl } });
+    const h = harness();
+    await expectOk(h, await mint(issuer));
+    expect(await paths(issuer)).toEqual([DISCOVERY, `/moved${DISCOVERY}`, JWKS]);
+  });
+
+  it("refuses a redirect to an invalid issuer URL without following it", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    for (const target of [
+      `${issuer.movedDiscoveryUrl}?x=1`,
+      issuer.movedDiscoveryUrl.replace("/moved/", "/moved/../"),
+      "http://example.com/.well-known/openid-configuration",
+      "file:///etc/passwd",
+    ]) {
+      const tenant = await double.createIssuer();
+      await double.setBehaviour(tenant.id, {
+        discovery: { redirect: target.replace(issuer.issuer, tenant.issuer) },
+      });
+      const detail = await expectFailure(h, await mint(tenant), "DISCOVERY_FAILED");
+      expect(detail).toContain("redirect");
+      expect(await paths(tenant)).toEqual([DISCOVERY]);
+    }
+    expect(h.fetches).toHaveLength(4);
+  });
+
+  it("gives up after a few redirect hops", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.discoveryUrl } });
+    const h = harness();
+    const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
+    expect(detail).toContain("redirects");
+    expect(h.fetches).toHaveLength(4);
+  });
+
+  it("times out on a hanging issuer: DISCOVERY_FAILED, no exception", { timeout: 20_000 }, async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: "hang" });
+    const h = harness();
+    const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
+    expect(detail).toContain("timeout");
+  });
+});
+
+/** Re-wraps a streamed body under a small, false Content-Length (HTTP framing cannot carry that lie). */
+function lyingContentLength(response: Response): Response {
+  const headers = new Headers(response.headers);
+  headers.set("content-length", "512");
+  return new Response(response.body, { status: response.status, headers });
+}
+
+describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
+  it("serves valid JSON followed by whitespace, so only a byte cap can refuse it", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
+    const response = await fetch(issuer.discoveryUrl);
+    expect(response.headers.get("content-length")).toBeNull();
+    const text = await response.text();
+    expect(text.length).toBeGreaterThan(200 * 1024);
+    expect(JSON.parse(text).issuer).toBe(issuer.issuer);
+  });
+
+  it.each([
+    ["without Content-Length", undefined],
+    ["with a lying Content-Length", lyingContentLength],
+  ] as const)("refuses a 200 KiB discovery document %s", async (_, lie) => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
+    const h = harness({}, lie ? { wrap: lie } : {});
+    const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
+    expect(detail).toContain("larger than 102400");
+  });
+
+  it.each([
+    ["without Content-Length", undefined],
+    ["with a lying Content-Length", lyingContentLength],
+  ] as const)("refuses a 200 KiB JWKS %s", async (_, lie) => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwks: { oversize: 200 * 1024 } });
+    const h = harness({}, lie ? { wrap: lie } : {});
+    const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
+    expect(detail).toContain("larger than 102400");
+  });
+
+  it("accepts a document just under the cap", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwks: { oversize: 90 * 1024 } });
+    await expectOk(harness(), await mint(issuer));
+  });
+});
+
+describe("JWKS fetch", () => {
+  it("refuses a JWKS redirect to a non-issuer URL and a failing JWKS, remembering the failure", async () => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwks: { redirect: "http://example.com/jwks" } });
+    const h = harness();
+    const token = await mint(issuer);
+    await expectFailure(h, token, "SIGNATURE_INVALID");
+    expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`, `${issuer.issuer}${JWKS}`]);
+    await expectFailure(h, token, "SIGNATURE_INVALID");
+    expect(h.fetches).toHaveLength(2);
+
+    const failing = await double.createIssuer();
+    await double.setBehaviour(failing.id, { jwks: { status: 503 } });
+    await expectFailure(h, await mint(failing), "SIGNATURE_INVALID");
+  });
+
+  it("follows a JWKS redirect that passes the issuer rules", async () => {
+    const issuer = await double.createIssuer();
+    const other = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwks: { redirect: `${other.issuer}/jwks` } });
+    const h = harness();
+    // Signed with a key from the redirect target's JWKS, under the first issuer's name.
+    await expectOk(h, await double.mintToken(other.id, { claims: { iss: issuer.issuer } }));
+    expect(await paths(other)).toEqual([JWKS]);
+  });
+});
+
+describe("KV failures", () => {
+  const brokenKv = {
+    get: async () => {
+      throw new Error("kv down");
+    },
+    put: async () => {
+      throw new Error("kv down");
+    },
+    delete: async () => {
+      throw new Error("kv down");
+    },
+    list: async () => {
+      throw new Error("kv down");
+    },
+  } as unknown as KVNamespace;
+
+  it("falls back to fetching and still refuses bad tokens", async () => {
+    const issuer = await double.createIssuer();
+    const token = await mint(issuer);
+    const a = harness({ STS_CACHE: brokenKv });
+    await expectOk(a, token);
+    expect(a.fetches).toHaveLength(2);
+    const b = harness({ STS_CACHE: brokenKv }, { clock: a.clock });
+    await expectOk(b, token);
+    expect(b.fetches).toHaveLength(2);
+    expect(b.runtime.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvErrors).toBeGreaterThan(0);
+
+    const [header, payload] = token.split(".") as [string, string];
+    const c = harness({ STS_CACHE: brokenKv }, { clock: a.clock });
+    await expectFailure(c, `${header}.${payload}.${"A".repeat(342)}`, "SIGNATURE_INVALID");
+    await expectFailure(c, await mint(issuer, { foreignKey: true }), "SIGNATURE_INVALID");
+  });
+});
