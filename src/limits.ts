@@ -77,6 +77,9 @@ export const POLICY_MEMORY_TTL = MINUTE;
 export const POLICY_STALE_TTL = HOUR;
 export const POLICY_NOT_FOUND_TTL = 5 * MINUTE;
 
+/** Policy parsing (behaviour §4.3): YAML nodes visited, aliases expanded, before a policy is refused. */
+export const MAX_POLICY_YAML_NODES = 10_000;
+
 /** Isolate-memory LRU sizes. */
 export const MEMORY_CACHE_ENTRIES = {
   discovery: 100,

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// sts-policy: the trust policy checker (src/cli/main.ts). Node 20 cannot run TypeScript, so this
+// runner bundles the checker with esbuild (a devDependency) in memory on every start (~0.3 s) and
+// imports the result: no build step, works from a fresh clone after `npm ci`.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const entry = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
+const bundle = await build({
+  entryPoints: [entry],
+  bundle: true,
+  write: false,
+  format: "esm",
+  // The checker uses no Node API (its I/O is passed in below); "neutral" picks the ESM builds.
+  platform: "neutral",
+  mainFields: ["module", "main"],
+  target: "node20",
+  logLevel: "silent",
+});
+const code = bundle.outputFiles[0].text;
+const { main } = await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
+
+process.exitCode = main(process.argv.slice(2), {
+  readFile: (path) => readFileSync(path, "utf8"),
+  resolve: (path) => resolve(path),
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+});

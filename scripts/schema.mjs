@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// npm run schema: writes schema/trust-policy.schema.json and schema/org-trust-policy.schema.json from
+// the zod definitions in src/policy/schema.ts (test/node/schema.test.ts fails when they drift).
+// Node 20 cannot import TypeScript, so the module is bundled in memory with esbuild first.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const root = new URL("..", import.meta.url);
+const bundle = await build({
+  entryPoints: [fileURLToPath(new URL("src/policy/schema.ts", root))],
+  bundle: true,
+  write: false,
+  format: "esm",
+  platform: "neutral",
+  mainFields: ["module", "main"],
+  target: "node20",
+  logLevel: "silent",
+});
+const { policyJsonSchemas } = await import(
+  `data:text/javascript;base64,${Buffer.from(bundle.outputFiles[0].text).toString("base64")}`
+);
+mkdirSync(new URL("schema/", root), { recursive: true });
+for (const [name, text] of Object.entries(policyJsonSchemas())) {
+  writeFileSync(new URL(`schema/${name}`, root), text);
+  console.log(`wrote schema/${name}`);
+}

@@ -1,0 +1,35 @@
+/**
+ * @module policy
+ * The trust policy engine (issue 2, behaviour §4, decisions §3): text in, decision out, no I/O. The
+ * exchange endpoint, the webhook validator and the `sts-policy` checker all call exactly this.
+ * It imports nothing from src/github or src/oidc except the token syntax rules (src/oidc/syntax.ts).
+ */
+
+import { type CompiledPolicy, compilePolicy } from "./compile";
+import { type PolicyKind, type PolicyProblem, parsePolicy } from "./parse";
+
+export type { ExplainReport, ExplainStep, Grant } from "./check";
+export { checkToken, checkTokenSyntax, explain } from "./check";
+export type { CompiledPolicy, Matcher } from "./compile";
+export type { PolicyKind, PolicyProblem } from "./parse";
+export { PERMISSION_KEYS, PERMISSION_LEVELS, type PermissionLevel } from "./schema";
+
+export type LoadResult =
+  | { ok: true; policy: CompiledPolicy; warnings: PolicyProblem[] }
+  | { ok: false; stage: "parse" | "compile"; problems: PolicyProblem[] };
+
+/**
+ * Parses and compiles a policy file: `kind` is "org" for files read from the org policy repository
+ * (which alone may carry `repositories`), else "repo". Problems come sorted by position.
+ */
+export function loadPolicy(text: string, kind: PolicyKind): LoadResult {
+  const parsed = parsePolicy(text, kind);
+  if (!parsed.ok) return { ok: false, stage: "parse", problems: sortProblems(parsed.problems) };
+  const compiled = compilePolicy(parsed.parsed);
+  if (!compiled.ok) return { ok: false, stage: "compile", problems: sortProblems(compiled.problems) };
+  return { ok: true, policy: compiled.policy, warnings: sortProblems(parsed.parsed.warnings) };
+}
+
+function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
+}

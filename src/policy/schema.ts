@@ -1,0 +1,180 @@
+/**
+ * @module policy/schema
+ * The canonical shape of a trust policy (behaviour §4.2, decisions §3.5, §3.6, §3.11) as zod strict
+ * objects, and the two JSON Schemas generated from them for editors (`schema/*.schema.json`, written
+ * by `npm run schema`, checked for drift by a test). The YAML reader turns a file into this canonical
+ * object first (key case folded, scalars converted as Go does); zod then checks types and values.
+ */
+
+import * as z from "zod";
+
+/** Exactly the JSON tags of go-github v88 `InstallationPermissions` (behaviour §4.2). */
+export const PERMISSION_KEYS = [
+  "actions",
+  "actions_variables",
+  "administration",
+  "attestations",
+  "blocking",
+  "checks",
+  "codespaces",
+  "codespaces_lifecycle_admin",
+  "codespaces_metadata",
+  "codespaces_secrets",
+  "codespaces_user_secrets",
+  "contents",
+  "content_references",
+  "copilot_messages",
+  "dependabot_secrets",
+  "deployments",
+  "discussions",
+  "emails",
+  "environments",
+  "followers",
+  "gists",
+  "git_signing_ssh_public_keys",
+  "gpg_keys",
+  "interaction_limits",
+  "issues",
+  "keys",
+  "metadata",
+  "members",
+  "merge_queues",
+  "organization_actions_variables",
+  "organization_administration",
+  "organization_announcement_banners",
+  "organization_api_insights",
+  "organization_codespaces",
+  "organization_codespaces_secrets",
+  "organization_codespaces_settings",
+  "organization_copilot_metrics",
+  "organization_copilot_seat_management",
+  "organization_custom_properties",
+  "organization_custom_roles",
+  "organization_custom_org_roles",
+  "organization_dependabot_secrets",
+  "organization_events",
+  "organization_hooks",
+  "organization_knowledge_bases",
+  "organization_packages",
+  "organization_personal_access_tokens",
+  "organization_personal_access_token_requests",
+  "organization_plan",
+  "organization_pre_receive_hooks",
+  "organization_projects",
+  "organization_secrets",
+  "organization_self_hosted_runners",
+  "organization_user_blocking",
+  "packages",
+  "pages",
+  "plan",
+  "profile",
+  "pull_requests",
+  "repository_advisories",
+  "repository_custom_properties",
+  "repository_hooks",
+  "repository_projects",
+  "repository_pre_receive_hooks",
+  "secrets",
+  "secret_scanning_alerts",
+  "security_events",
+  "single_file",
+  "starring",
+  "statuses",
+  "team_discussions",
+  "user_events",
+  "vulnerability_alerts",
+  "watching",
+  "workflows",
+] as const;
+
+export type PermissionKey = (typeof PERMISSION_KEYS)[number];
+
+/** decisions §3.6: anything but these is a compile error (upstream let `writ` through, #932). */
+export const PERMISSION_LEVELS = ["read", "write", "admin"] as const;
+export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
+
+const level = z.enum(PERMISSION_LEVELS).describe("read, write or admin");
+
+const permissions = z
+  .strictObject(
+    Object.fromEntries(PERMISSION_KEYS.map((k) => [k, level.optional()])) as Record<
+      PermissionKey,
+      z.ZodOptional<typeof level>
+    >,
+  )
+  .describe("GitHub App installation permissions to grant; at least one (decisions §3.6)");
+
+const text = (description: string) => z.string().describe(description);
+
+const repoShape = {
+  issuer: text("the token's exact `iss`").optional(),
+  issuer_pattern: text("RE2 pattern the whole `iss` must match").optional(),
+  subject: text("the token's exact `sub`; not a pattern (use subject_pattern for that)").optional(),
+  subject_pattern: text("RE2 pattern the whole `sub` must match").optional(),
+  audience: text("an exact entry of the token's `aud`; default: the service's domain").optional(),
+  audience_pattern: text("RE2 pattern at least one `aud` entry must match as a whole").optional(),
+  claim_pattern: z
+    .record(z.string(), z.string())
+    .describe("top-level claim name → RE2 pattern its string or boolean value must match")
+    .optional(),
+  permissions: permissions.optional(),
+  app: text("accepted and ignored (multi-App upstream deployments only)").optional(),
+  app_pattern: text("accepted and ignored (multi-App upstream deployments only)").optional(),
+};
+
+/** A repository policy (`<owner>/<repo>/.github/chainguard/<identity>.sts.yaml`). */
+export const RepoPolicySchema = z.strictObject(repoShape);
+
+/** An organization policy: a repository policy plus `repositories` (behaviour §4.6). */
+export const OrgPolicySchema = z.strictObject({
+  ...repoShape,
+  repositories: z
+    .array(z.string().min(1))
+    .min(1)
+    .describe("repository names (without owner) the token is limited to; absent: every repository")
+    .optional(),
+});
+
+export type CanonicalPolicy = z.infer<typeof OrgPolicySchema>;
+
+/** Top-level keys of each kind of policy, in canonical spelling. */
+export const REPO_KEYS = Object.keys(repoShape);
+export const ORG_KEYS = [...REPO_KEYS, "repositories"];
+
+/**
+ * The compile rules of decisions §3 that a JSON Schema can say (one of issuer/issuer_pattern, one of
+ * subject/subject_pattern, not both audience forms, permissions required and non-empty), so editors
+ * flag them too.
+ */
+function withCompileRules(schema: Record<string, unknown>, title: string): Record<string, unknown> {
+  const props = schema.properties as Record<string, Record<string, unknown>>;
+  const perms = props.permissions;
+  if (perms) perms.minProperties = 1;
+  const { $schema, ...rest } = schema;
+  return {
+    $schema,
+    title,
+    description:
+      "octo-sts compatible trust policy (github-sts-worker). Keys are shown in canonical form; the service also accepts them in any letter case.",
+    ...rest,
+    required: ["permissions"],
+    allOf: [
+      { oneOf: [{ required: ["issuer"] }, { required: ["issuer_pattern"] }] },
+      { oneOf: [{ required: ["subject"] }, { required: ["subject_pattern"] }] },
+      { not: { required: ["audience", "audience_pattern"] } },
+    ],
+  };
+}
+
+/** The two committed JSON Schemas, as the exact text of their files. */
+export function policyJsonSchemas(): {
+  "trust-policy.schema.json": string;
+  "org-trust-policy.schema.json": string;
+} {
+  const render = (s: z.ZodType, title: string) =>
+    `${JSON.stringify(withCompileRules(z.toJSONSchema(s) as Record<string, unknown>, title), null, 2)}\n`;
+  return {
+    "trust-policy.schema.json": render(RepoPolicySchema, "Trust policy (repository)"),
+    "org-trust-policy.schema.json": render(OrgPolicySchema, "Trust policy (organization)"),
+  };
+}

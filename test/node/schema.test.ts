@@ -1,0 +1,21 @@
+/** The committed JSON Schemas are exactly what `npm run schema` generates from src/policy/schema.ts. */
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { policyJsonSchemas } from "../../src/policy/schema.ts";
+
+describe("schema drift", () => {
+  for (const [name, text] of Object.entries(policyJsonSchemas())) {
+    it(`schema/${name} is up to date (run npm run schema)`, () => {
+      expect(readFileSync(new URL(`../../schema/${name}`, import.meta.url), "utf8")).toBe(text);
+    });
+  }
+  it("the org schema adds repositories, the repository schema refuses it", () => {
+    const s = policyJsonSchemas();
+    const repo = JSON.parse(s["trust-policy.schema.json"]);
+    const org = JSON.parse(s["org-trust-policy.schema.json"]);
+    expect(repo.additionalProperties).toBe(false);
+    expect(repo.properties.repositories).toBeUndefined();
+    expect(org.properties.repositories).toMatchObject({ type: "array", minItems: 1 });
+    expect(repo.properties.permissions.properties.pull_requests.enum).toEqual(["read", "write", "admin"]);
+  });
+});
