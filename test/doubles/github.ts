@@ -1,14 +1,597 @@
 /**
- * The GitHub API double (placeholder shape; the GitHub work fills in the API).
+ * @module test/doubles/github
+ * The GitHub API double (Node), behaving like GitHub where this service depends on it: it verifies
+ * the App JWT (RS256 with the App's public key, `iss`, sane `iat`/`exp`, at most 10 min apart) and
+ * answers 401 otherwise; refuses a request without `User-Agent` (403); mints installation tokens scoped
+ * to repositories and permissions (422 when the request exceeds the installation, 404 for an unknown
+ * or uninstalled id); finds installations by org or user (case-insensitive logins); pages
+ * `/app/installations`; serves files with the raw media type or as base64 JSON, refusing (404) a token
+ * that does not cover the repository with contents read; revokes tokens on `DELETE /installation/token`.
+ * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404) can be injected per route.
+ *
+ * Test files run in parallel, so all state is per tenant: a path tenant's base URL is
+ * `http://127.0.0.1:<port>/t/<name>/api/v3` (GHES-style); hostname tenants (`api.github.com`,
+ * `github.example.com` with `/api/v3`) are reached through the outbound router as `/h/<host>/…`.
+ * The control API (`/__control/`) is wrapped by `test/shared/github-double.ts`; the same operations
+ * are methods of {@link GitHubDouble} for Node scripts.
  */
 
-import { CallLog, type DoubleRequest, type DoubleResponse, jsonResponse } from "./server";
+import { createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import {
+  type AccountType,
+  DEFAULT_INSTALLATION_PERMISSIONS,
+  type Fault,
+  type GitHubCall,
+  type GitHubControl,
+  type Tenant,
+  type TenantSetup,
+  type TokenRecord,
+} from "../shared/github-double";
+import { type DoubleRequest, type DoubleResponse, jsonResponse } from "./server";
 
-export class GitHubDouble {
-  readonly log = new CallLog();
+const DEFAULT_PUBLIC_KEY = readFileSync(new URL("../fixtures/app-key.pub.pem", import.meta.url), "utf8");
+
+/** Hostname tenants: host → the path prefix GitHub serves the API under on that host. */
+const HOSTS: Record<string, { apiPrefix: string; baseUrl: string }> = {
+  "api.github.com": { apiPrefix: "", baseUrl: "https://api.github.com" },
+  "github.example.com": { apiPrefix: "/api/v3", baseUrl: "https://github.example.com/api/v3" },
+};
+
+const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 };
+const DOCS = "https://docs.github.com/rest";
+
+interface Account {
+  login: string;
+  type: AccountType;
+  accountId: number;
+  installationId: number | null;
+  permissions: Record<string, string>;
+  selection: "all" | "selected";
+  repositories: string[];
+}
+
+interface Repo {
+  owner: string;
+  name: string;
+  id: number;
+  defaultBranch: string;
+  files: Map<string, string>;
+}
+
+interface ActiveFault extends Fault {
+  regex: RegExp;
+  left: number;
+}
+
+interface TenantState {
+  id: string;
+  baseUrl: string;
+  appId: string;
+  publicKey: KeyObject;
+  accounts: Map<string, Account>;
+  repos: Map<string, Repo>;
+  tokens: Map<string, TokenRecord>;
+  faults: ActiveFault[];
+  calls: GitHubCall[];
+  seq: number;
+  clockOffsetSeconds: number;
+}
+
+function message(status: number, text: string, headers: Record<string, string> = {}): DoubleResponse {
+  return jsonResponse(status, { message: text, documentation_url: DOCS, status: String(status) }, headers);
+}
+
+function globToRegex(glob: string): RegExp {
+  const escaped = glob
+    .split("**")
+    .map((part) =>
+      part
+        .split("*")
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[^/]*"),
+    )
+    .join(".*");
+  return new RegExp(`^${escaped}$`);
+}
+
+function tenantOf(id: string, tenants: Map<string, TenantState>): TenantState {
+  const tenant = tenants.get(id);
+  if (tenant === undefined) throw new Error(`unknown github tenant ${id}`);
+  return tenant;
+}
+
+function isoSeconds(ms: number): string {
+  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+export class GitHubDouble implements GitHubControl {
+  private readonly tenants = new Map<string, TenantState>();
+  /** Installation, account and repository ids are unique across tenants, like GitHub's. */
+  private nextId = 1000;
+
   constructor(readonly baseUrl: string) {}
+
+  // ---- in-process control API ------------------------------------------------------------------
+
+  async setupTenant(name: string, setup: TenantSetup): Promise<Tenant> {
+    let tenant: TenantState;
+    if (setup.host !== undefined) {
+      const host = setup.host.toLowerCase();
+      const known = HOSTS[host];
+      if (known === undefined) throw new Error(`unknown github host ${host}`);
+      const id = `host:${host}`;
+      const existing = this.tenants.get(id);
+      if (existing !== undefined && existing.appId !== String(setup.appId)) {
+        throw new Error(`host tenant ${host} already serves App ${existing.appId}`);
+      }
+      tenant = existing ?? this.newTenant(id, known.baseUrl, setup);
+    } else {
+      if (!/^[a-z0-9-]{1,63}$/.test(name)) throw new Error(`bad tenant name ${name}`);
+      tenant = this.newTenant(name, `${this.baseUrl}/t/${name}/api/v3`, setup);
+    }
+    if (setup.clockOffsetSeconds !== undefined) tenant.clockOffsetSeconds = setup.clockOffsetSeconds;
+    for (const inst of setup.installations ?? []) {
+      tenant.accounts.set(inst.account.toLowerCase(), {
+        login: inst.account,
+        type: inst.type ?? "Organization",
+        accountId: this.nextId++,
+        installationId: this.nextId++,
+        permissions: { ...(inst.permissions ?? DEFAULT_INSTALLATION_PERMISSIONS) },
+        selection: inst.repositorySelection ?? "all",
+        repositories: [...(inst.repositories ?? [])],
+      });
+    }
+    for (const [fullName, repo] of Object.entries(setup.repos ?? {})) {
+      const [owner, name] = fullName.split("/");
+      if (owner === undefined || name === undefined) throw new Error(`bad repo name ${fullName}`);
+      tenant.repos.set(fullName.toLowerCase(), {
+        owner,
+        name,
+        id: this.nextId++,
+        defaultBranch: repo.defaultBranch ?? "main",
+        files: new Map(Object.entries(repo.files ?? {})),
+      });
+    }
+    this.tenants.set(tenant.id, tenant);
+    return { id: tenant.id, baseUrl: tenant.baseUrl };
+  }
+
+  async addFault(id: string, fault: Fault): Promise<void> {
+    const tenant = tenantOf(id, this.tenants);
+    tenant.faults.push({
+      ...fault,
+      regex: globToRegex(fault.path),
+      left: fault.times ?? Number.POSITIVE_INFINITY,
+    });
+  }
+
+  async clearFaults(id: string): Promise<void> {
+    tenantOf(id, this.tenants).faults.length = 0;
+  }
+
+  async calls(id: string): Promise<GitHubCall[]> {
+    return [...tenantOf(id, this.tenants).calls];
+  }
+
+  async clearCalls(id: string): Promise<void> {
+    tenantOf(id, this.tenants).calls.length = 0;
+  }
+
+  async tokens(id: string): Promise<TokenRecord[]> {
+    return [...tenantOf(id, this.tenants).tokens.values()].map((t) => ({ ...t }));
+  }
+
+  async uninstall(id: string, login: string): Promise<void> {
+    const tenant = tenantOf(id, this.tenants);
+    const account = this.account(tenant, login);
+    // GitHub revokes an installation's tokens when the App is uninstalled.
+    for (const token of tenant.tokens.values()) {
+      if (token.installationId === account.installationId) token.revoked = true;
+    }
+    account.installationId = null;
+  }
+
+  async reinstall(id: string, login: string): Promise<{ installationId: number }> {
+    const tenant = tenantOf(id, this.tenants);
+    const account = this.account(tenant, login);
+    if (account.installationId !== null) await this.uninstall(id, login);
+    account.installationId = this.nextId++;
+    return { installationId: account.installationId };
+  }
+
+  async setFile(id: string, repoName: string, path: string, text: string | null): Promise<void> {
+    const repo = tenantOf(id, this.tenants).repos.get(repoName.toLowerCase());
+    if (repo === undefined) throw new Error(`unknown repo ${repoName}`);
+    if (text === null) repo.files.delete(path);
+    else repo.files.set(path, text);
+  }
+
+  async setClockOffset(id: string, seconds: number): Promise<void> {
+    tenantOf(id, this.tenants).clockOffsetSeconds = seconds;
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------------
+
   async handle(req: DoubleRequest): Promise<DoubleResponse> {
-    this.log.record(req, req.url.pathname + req.url.search, req.headers["x-forwarded-host"] ?? req.url.host);
-    return jsonResponse(404, { message: "Not Found" });
+    const path = req.url.pathname;
+    try {
+      if (path.startsWith("/__control/")) return await this.control(req, path.slice("/__control".length));
+      const tenantMatch = /^\/t\/([a-z0-9-]+)\/api\/v3(\/.*)?$/.exec(path);
+      if (tenantMatch) {
+        const tenant = this.tenants.get(tenantMatch[1] as string);
+        if (tenant === undefined) return message(404, "Not Found");
+        return this.serve(tenant, req, tenantMatch[2] ?? "/");
+      }
+      const hostMatch = /^\/h\/([a-z0-9.-]+)(\/.*)?$/.exec(path);
+      if (hostMatch) {
+        const host = hostMatch[1] as string;
+        const known = HOSTS[host];
+        const tenant = this.tenants.get(`host:${host}`);
+        let rest = hostMatch[2] ?? "/";
+        if (known === undefined || tenant === undefined) return message(404, "Not Found");
+        if (known.apiPrefix !== "") {
+          if (!rest.startsWith(`${known.apiPrefix}/`)) return message(404, "Not Found");
+          rest = rest.slice(known.apiPrefix.length);
+        }
+        return this.serve(tenant, req, rest);
+      }
+      return message(404, "Not Found");
+    } catch (error) {
+      return jsonResponse(400, { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private async control(req: DoubleRequest, path: string): Promise<DoubleResponse> {
+    const body = req.body === "" ? {} : (JSON.parse(req.body) as Record<string, unknown>);
+    const match = /^\/tenants\/([^/]+)(?:\/([a-z-]+))?$/.exec(path);
+    if (!match) return jsonResponse(404, { error: "unknown control path" });
+    const id = decodeURIComponent(match[1] as string);
+    const op = `${req.method} ${match[2] ?? ""}`;
+    switch (op) {
+      case "POST ":
+        return jsonResponse(200, await this.setupTenant(id, body as unknown as TenantSetup));
+      case "POST faults":
+        await this.addFault(id, body as unknown as Fault);
+        return jsonResponse(200, {});
+      case "DELETE faults":
+        await this.clearFaults(id);
+        return jsonResponse(200, {});
+      case "GET calls":
+        return jsonResponse(200, { calls: await this.calls(id) });
+      case "DELETE calls":
+        await this.clearCalls(id);
+        return jsonResponse(200, {});
+      case "GET tokens":
+        return jsonResponse(200, { tokens: await this.tokens(id) });
+      case "POST uninstall":
+        await this.uninstall(id, String(body.account));
+        return jsonResponse(200, {});
+      case "POST reinstall":
+        return jsonResponse(200, await this.reinstall(id, String(body.account)));
+      case "POST file":
+        await this.setFile(
+          id,
+          String(body.repo),
+          String(body.path),
+          body.text === null ? null : String(body.text),
+        );
+        return jsonResponse(200, {});
+      case "POST clock":
+        await this.setClockOffset(id, Number(body.seconds));
+        return jsonResponse(200, {});
+      default:
+        return jsonResponse(404, { error: `unknown control operation ${op}` });
+    }
+  }
+
+  private newTenant(id: string, baseUrl: string, setup: TenantSetup): TenantState {
+    return {
+      id,
+      baseUrl,
+      appId: String(setup.appId),
+      publicKey: createPublicKey(setup.publicKeyPem ?? DEFAULT_PUBLIC_KEY),
+      accounts: new Map(),
+      repos: new Map(),
+      tokens: new Map(),
+      faults: [],
+      calls: [],
+      seq: 0,
+      clockOffsetSeconds: 0,
+    };
+  }
+
+  private account(tenant: TenantState, login: string): Account {
+    const account = tenant.accounts.get(login.toLowerCase());
+    if (account === undefined) throw new Error(`unknown account ${login}`);
+    return account;
+  }
+
+  private async serve(tenant: TenantState, req: DoubleRequest, path: string): Promise<DoubleResponse> {
+    const call: GitHubCall = {
+      seq: ++tenant.seq,
+      method: req.method,
+      path: path + req.url.search,
+      host: req.headers["x-forwarded-host"] ?? req.url.host,
+      headers: req.headers,
+      body: req.body,
+      status: 0,
+      at: Date.now(),
+    };
+    tenant.calls.push(call);
+    const out = this.route(tenant, req, path);
+    call.status = out.hang ? 0 : out.status;
+    return out;
+  }
+
+  private route(tenant: TenantState, req: DoubleRequest, path: string): DoubleResponse {
+    if ((req.headers["user-agent"] ?? "").trim() === "") {
+      return message(
+        403,
+        "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
+      );
+    }
+    const fault = tenant.faults.find(
+      (f) =>
+        f.left > 0 && (f.method === undefined || f.method.toUpperCase() === req.method) && f.regex.test(path),
+    );
+    if (fault !== undefined) {
+      fault.left--;
+      return this.faultAnswer(tenant, fault);
+    }
+    const m = req.method;
+    if (m === "GET" && path === "/app/installations")
+      return this.withApp(tenant, req, () => this.list(tenant, req));
+    const lookup = /^\/(orgs|users)\/([^/]+)\/installation$/.exec(path);
+    if (m === "GET" && lookup) {
+      const [, kind, login] = lookup as unknown as [string, string, string];
+      return this.withApp(tenant, req, () => this.installationOf(tenant, kind, decodeURIComponent(login)));
+    }
+    const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
+    if (m === "POST" && mint) {
+      const id = Number(mint[1]);
+      return this.withApp(tenant, req, () => this.mint(tenant, id, req.body));
+    }
+    const contents = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/.exec(path);
+    if (m === "GET" && contents) {
+      const [, owner, repo, file] = (contents as unknown as string[]).map((s) => decodeURIComponent(s));
+      return this.contents(tenant, req, owner as string, repo as string, file as string);
+    }
+    if (m === "DELETE" && path === "/installation/token") return this.revoke(tenant, req);
+    return message(404, "Not Found");
+  }
+
+  private faultAnswer(tenant: TenantState, fault: ActiveFault): DoubleResponse {
+    const now = this.nowSeconds(tenant);
+    switch (fault.answer) {
+      case "unprocessable":
+        return message(422, "Validation Failed (injected): secret upstream detail");
+      case "forbidden":
+        return message(403, "Resource not accessible by integration (injected)");
+      case "rate-limited":
+        return message(403, "API rate limit exceeded (injected)", {
+          "x-ratelimit-limit": "5000",
+          "x-ratelimit-remaining": "0",
+          "x-ratelimit-reset": String(now + (fault.resetInSeconds ?? 120)),
+        });
+      case "too-many-requests":
+        return message(429, "You have exceeded a secondary rate limit (injected)", {
+          "retry-after": String(fault.retryAfter ?? 60),
+        });
+      case "server-error":
+        return message(500, "Server Error (injected): secret upstream detail");
+      case "not-found":
+        return message(404, "Not Found");
+      case "hang":
+        return { status: 200, hang: true };
+    }
+  }
+
+  private nowSeconds(tenant: TenantState): number {
+    return Math.floor(Date.now() / 1000) + tenant.clockOffsetSeconds;
+  }
+
+  /** Verifies the App JWT like GitHub does, then runs `then`; 401 otherwise. */
+  private withApp(tenant: TenantState, req: DoubleRequest, then: () => DoubleResponse): DoubleResponse {
+    const problem = this.jwtProblem(tenant, req.headers.authorization ?? "");
+    if (problem !== null) return message(401, problem);
+    return then();
+  }
+
+  private jwtProblem(tenant: TenantState, authorization: string): string | null {
+    const match = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization);
+    if (!match) return "A JSON web token could not be decoded";
+    const [, h, p, s] = match as unknown as [string, string, string, string];
+    let header: { alg?: unknown };
+    let claims: { iss?: unknown; iat?: unknown; exp?: unknown };
+    try {
+      header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
+      claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+    } catch {
+      return "A JSON web token could not be decoded";
+    }
+    if (header.alg !== "RS256") return "A JSON web token could not be decoded";
+    const verifier = createVerify("RSA-SHA256");
+    verifier.update(`${h}.${p}`);
+    if (!verifier.verify(tenant.publicKey, Buffer.from(s, "base64url"))) {
+      return "A JSON web token could not be decoded";
+    }
+    if (String(claims.iss) !== tenant.appId) return "Integration not found";
+    const { iat, exp } = claims;
+    if (
+      typeof iat !== "number" ||
+      typeof exp !== "number" ||
+      !Number.isInteger(iat) ||
+      !Number.isInteger(exp)
+    ) {
+      return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued.";
+    }
+    const now = this.nowSeconds(tenant);
+    if (iat > now + 60)
+      return "'Issued at' claim ('iat') must be an Integer representing a time in the past.";
+    if (exp <= now)
+      return "'Expiration time' claim ('exp') must be a numeric value representing the future time.";
+    if (exp - iat > 600 || exp > now + 600) {
+      return "'Expiration time' claim ('exp') is too far in the future";
+    }
+    return null;
+  }
+
+  private installationJson(account: Account): Record<string, unknown> {
+    return {
+      id: account.installationId,
+      account: { login: account.login, id: account.accountId, type: account.type },
+      target_type: account.type,
+      repository_selection: account.selection,
+      permissions: account.permissions,
+      access_tokens_url: `/app/installations/${account.installationId}/access_tokens`,
+    };
+  }
+
+  private list(tenant: TenantState, req: DoubleRequest): DoubleResponse {
+    const perPage = Math.min(100, Math.max(1, Number(req.url.searchParams.get("per_page") ?? "30") || 30));
+    const page = Math.max(1, Number(req.url.searchParams.get("page") ?? "1") || 1);
+    const installed = [...tenant.accounts.values()].filter((a) => a.installationId !== null);
+    const items = installed.slice((page - 1) * perPage, page * perPage).map((a) => this.installationJson(a));
+    const headers: Record<string, string> = {};
+    if (page * perPage < installed.length) {
+      headers.link = `<${tenant.baseUrl}/app/installations?per_page=${perPage}&page=${page + 1}>; rel="next"`;
+    }
+    return jsonResponse(200, items, headers);
+  }
+
+  private installationOf(tenant: TenantState, kind: string, login: string): DoubleResponse {
+    const account = tenant.accounts.get(login.toLowerCase());
+    // `/orgs/{org}` knows only organizations; `/users/{user}` finds any account, as on GitHub.
+    if (account === undefined || account.installationId === null) return message(404, "Not Found");
+    if (kind === "orgs" && account.type !== "Organization") return message(404, "Not Found");
+    return jsonResponse(200, this.installationJson(account));
+  }
+
+  private accessibleRepos(tenant: TenantState, account: Account): Repo[] {
+    return [...tenant.repos.values()].filter(
+      (r) =>
+        r.owner.toLowerCase() === account.login.toLowerCase() &&
+        (account.selection === "all" ||
+          account.repositories.some((n) => n.toLowerCase() === r.name.toLowerCase())),
+    );
+  }
+
+  private mint(tenant: TenantState, installationId: number, rawBody: string): DoubleResponse {
+    const account = [...tenant.accounts.values()].find((a) => a.installationId === installationId);
+    if (account === undefined) return message(404, "Not Found");
+    let body: { repositories?: unknown; permissions?: unknown; repository_ids?: unknown };
+    try {
+      body = rawBody === "" ? {} : JSON.parse(rawBody);
+    } catch {
+      return message(400, "Problems parsing JSON");
+    }
+    let permissions: Record<string, string> = { ...account.permissions };
+    if (body.permissions !== undefined) {
+      if (typeof body.permissions !== "object" || body.permissions === null) {
+        return message(422, "Invalid request: permissions is not an object");
+      }
+      permissions = {};
+      for (const [name, level] of Object.entries(body.permissions as Record<string, unknown>)) {
+        const granted = account.permissions[name];
+        if (typeof level !== "string" || LEVEL[level] === undefined) {
+          return message(422, `Invalid request: ${name} is not a permission level`);
+        }
+        if (granted === undefined || (LEVEL[granted] ?? 0) < (LEVEL[level] ?? 0)) {
+          return message(422, `The permissions requested are not granted to this installation.`);
+        }
+        permissions[name] = level;
+      }
+    }
+    const accessible = this.accessibleRepos(tenant, account);
+    let repositories: string[] | null = null;
+    if (body.repositories !== undefined) {
+      if (!Array.isArray(body.repositories) || !body.repositories.every((r) => typeof r === "string")) {
+        return message(422, "Invalid request: repositories is not an array of strings");
+      }
+      repositories = [];
+      for (const name of body.repositories as string[]) {
+        const repo = accessible.find((r) => r.name.toLowerCase() === name.toLowerCase());
+        if (repo === undefined)
+          return message(
+            422,
+            `There is at least one repository that does not exist or is not accessible to the parent installation.`,
+          );
+        repositories.push(repo.name);
+      }
+    }
+    const token = `ghs_${randomBytes(27).toString("base64url").replace(/[-_]/g, "x").slice(0, 36)}`;
+    const expiresAt = isoSeconds((this.nowSeconds(tenant) + 3600) * 1000);
+    tenant.tokens.set(token, { token, installationId, repositories, permissions, expiresAt, revoked: false });
+    const out: Record<string, unknown> = {
+      token,
+      expires_at: expiresAt,
+      permissions,
+      repository_selection: repositories === null ? account.selection : "selected",
+    };
+    if (repositories !== null) {
+      out.repositories = repositories.map((name) => ({ name, full_name: `${account.login}/${name}` }));
+    }
+    return jsonResponse(201, out);
+  }
+
+  /** The installation token of an `Authorization: token|Bearer ghs_…` header, if it still works. */
+  private tokenOf(tenant: TenantState, authorization: string): TokenRecord | undefined {
+    const match = /^(?:token|bearer) (\S+)$/i.exec(authorization);
+    if (!match) return undefined;
+    const record = tenant.tokens.get(match[1] as string);
+    if (record === undefined || record.revoked) return undefined;
+    if (Date.parse(record.expiresAt) <= this.nowSeconds(tenant) * 1000) return undefined;
+    return record;
+  }
+
+  private contents(
+    tenant: TenantState,
+    req: DoubleRequest,
+    owner: string,
+    name: string,
+    file: string,
+  ): DoubleResponse {
+    const token = this.tokenOf(tenant, req.headers.authorization ?? "");
+    if (token === undefined) return message(401, "Bad credentials");
+    const repo = tenant.repos.get(`${owner}/${name}`.toLowerCase());
+    const account = [...tenant.accounts.values()].find((a) => a.installationId === token.installationId);
+    // Like GitHub for a private repository the token cannot see: 404, not 403.
+    const covers =
+      repo !== undefined &&
+      account !== undefined &&
+      this.accessibleRepos(tenant, account).includes(repo) &&
+      (token.repositories === null ||
+        token.repositories.some((r) => r.toLowerCase() === repo.name.toLowerCase())) &&
+      (LEVEL[token.permissions.contents ?? ""] ?? 0) >= 1;
+    if (!covers || repo === undefined) return message(404, "Not Found");
+    const ref = req.url.searchParams.get("ref");
+    if (ref !== null && ref !== repo.defaultBranch) return message(404, `No commit found for the ref ${ref}`);
+    const text = repo.files.get(file);
+    if (text === undefined) return message(404, "Not Found");
+    const accept = req.headers.accept ?? "";
+    const bytes = Buffer.from(text, "utf8");
+    if (/application\/vnd\.github(\.v3)?\.raw/.test(accept)) {
+      return {
+        status: 200,
+        headers: { "content-type": "application/vnd.github.raw; charset=utf-8" },
+        body: bytes,
+      };
+    }
+    return jsonResponse(200, {
+      type: "file",
+      encoding: "base64",
+      size: bytes.length,
+      name: file.split("/").pop(),
+      path: file,
+      content: bytes.toString("base64").replace(/(.{60})/g, "$1\n"),
+    });
+  }
+
+  private revoke(tenant: TenantState, req: DoubleRequest): DoubleResponse {
+    const token = this.tokenOf(tenant, req.headers.authorization ?? "");
+    if (token === undefined) return message(401, "Bad credentials");
+    token.revoked = true;
+    return { status: 204 };
   }
 }

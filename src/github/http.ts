@@ -1,0 +1,146 @@
+/**
+ * @module github/http
+ * The one way this service talks to the GitHub REST API. Every request goes through `runtime.fetch`
+ * (so tests and the benchmark can count calls) against `GITHUB_BASE_URL` (GitHub Enterprise Server's
+ * `https://HOST/api/v3` works as well as `https://api.github.com`), with the headers GitHub requires
+ * (behaviour §16: `User-Agent`, `Accept`, `X-GitHub-Api-Version`), a timeout, and the transient-failure
+ * policy of decisions §3.8: 5xx and network errors are retried twice quickly, then the call is
+ * `GITHUB_UNAVAILABLE`. Classification of the other answers (404, 422, 403, rate limits) belongs to the
+ * caller, which knows what the call was for; GitHub's bodies are never passed on (GHSA-h3qp-hwvr-9xcq).
+ */
+
+import type { Clock } from "../clock";
+import { type Failure, failure } from "../errors";
+import {
+  GITHUB_API_VERSION,
+  GITHUB_REQUEST_TIMEOUT,
+  GITHUB_RETRY_DELAY,
+  GITHUB_TRANSIENT_RETRIES,
+  GITHUB_USER_AGENT,
+} from "../limits";
+import { type Runtime, stateOf } from "../runtime";
+
+export const GITHUB_JSON = "application/vnd.github+json";
+/** The raw media type: the contents API answers with the file's bytes instead of base64 JSON. */
+export const GITHUB_RAW = "application/vnd.github.raw+json";
+
+export interface GitHubCall {
+  method: "GET" | "POST" | "DELETE";
+  /** Path below the base URL, already escaped (`/app/installations/1/access_tokens`). */
+  path: string;
+  /** The full `Authorization` value (`Bearer <app jwt>`, `token ghs_…`). */
+  authorization: string;
+  accept?: string;
+  body?: unknown;
+  /** What the call is, for the audit detail (`mint`, `policy read`, …). */
+  what: string;
+}
+
+/** Per-instance knobs; the request timeout is shortened by tests that make the double hang. */
+interface HttpOptions {
+  timeoutMs: number;
+}
+
+function httpOptions(rt: Runtime): HttpOptions {
+  return stateOf(rt, "github.http", () => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT }));
+}
+
+/** Overrides the per-request timeout of this runtime (tests, the benchmark). */
+export function setGitHubRequestTimeout(rt: Runtime, timeoutMs: number): void {
+  httpOptions(rt).timeoutMs = timeoutMs;
+}
+
+function baseUrlOf(rt: Runtime): string {
+  if (!rt.config.ok) throw new Error("GitHub call without a valid configuration");
+  return rt.config.value.githubBaseUrl;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Sends `call`; answers the first non-5xx response, or `GITHUB_UNAVAILABLE` after the retries. A
+ * timeout is not retried: a GitHub that hangs once will likely hang again, and three timeouts would
+ * hold the caller for half a minute.
+ */
+export async function githubFetch(
+  rt: Runtime,
+  call: GitHubCall,
+): Promise<{ ok: true; response: Response } | { ok: false; failure: Failure }> {
+  const url = `${baseUrlOf(rt)}${call.path}`;
+  const headers: Record<string, string> = {
+    "User-Agent": GITHUB_USER_AGENT,
+    Accept: call.accept ?? GITHUB_JSON,
+    "X-GitHub-Api-Version": GITHUB_API_VERSION,
+    Authorization: call.authorization,
+  };
+  let body: string | undefined;
+  if (call.body !== undefined) {
+    body = JSON.stringify(call.body);
+    headers["Content-Type"] = "application/json";
+  }
+  let last = "";
+  for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
+    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY * attempt);
+    const signal = AbortSignal.timeout(httpOptions(rt).timeoutMs);
+    let response: Response;
+    try {
+      response = await rt.fetch(url, { method: call.method, headers, body, signal, redirect: "manual" });
+    } catch (error) {
+      const timedOut = signal.aborted;
+      last = timedOut ? "timed out" : `network error: ${error instanceof Error ? error.message : "unknown"}`;
+      if (timedOut) break;
+      continue;
+    }
+    if (response.status >= 500) {
+      last = `status ${response.status}`;
+      await response.body?.cancel();
+      continue;
+    }
+    return { ok: true, response };
+  }
+  return {
+    ok: false,
+    failure: failure("GITHUB_UNAVAILABLE", {}, `github ${call.what}: ${last} (${call.method} ${call.path})`),
+  };
+}
+
+/**
+ * decisions §3.8: only 429, `X-RateLimit-Remaining: 0` or a `Retry-After` make a rate limit (a bare
+ * 403 does not, octo-sts#1684). Answers the seconds to tell the caller, or undefined when not limited.
+ */
+export function rateLimitOf(response: Response, clock: Clock): number | undefined {
+  const retryAfter = response.headers.get("Retry-After");
+  const remaining = response.headers.get("X-RateLimit-Remaining");
+  const limited = response.status === 429 || remaining?.trim() === "0" || retryAfter !== null;
+  if (!limited || response.status < 400) return undefined;
+  if (retryAfter !== null) {
+    const trimmed = retryAfter.trim();
+    if (/^\d+$/.test(trimmed)) return Number(trimmed);
+    const date = Date.parse(trimmed);
+    if (!Number.isNaN(date)) return Math.max(0, Math.ceil((date - clock.now()) / 1000));
+  }
+  const reset = response.headers.get("X-RateLimit-Reset");
+  if (reset !== null && /^\d+$/.test(reset.trim())) {
+    return Math.max(0, Number(reset.trim()) - Math.floor(clock.now() / 1000));
+  }
+  return undefined;
+}
+
+/** A short audit detail for an unexpected answer: the call and the status, never GitHub's body. */
+export function describe(call: Pick<GitHubCall, "what" | "method" | "path">, status: number): string {
+  return `github ${call.what}: status ${status} (${call.method} ${call.path})`;
+}
+
+/** Reads a JSON body without trusting it; a body that is not JSON is undefined. */
+export async function jsonOf(response: Response): Promise<unknown> {
+  try {
+    return await response.json();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Escapes one path segment (owner, repo, identity are validated upstream; this is defence in depth). */
+export function seg(value: string): string {
+  return encodeURIComponent(value);
+}

@@ -1,0 +1,15 @@
+/**
+ * @module github
+ * The GitHub App side of the exchange (decisions §2.2 steps 8, 9, 11, 13): a remembered policy 404,
+ * the installation of the owner, the policy text, and the caller's token. The exchange's warm path
+ * costs exactly one GitHub call (the mint): the App JWT, the installation and the policy come from
+ * isolate memory.
+ */
+
+export { parseAppPrivateKey } from "./app-key";
+export { setGitHubRequestTimeout } from "./http";
+export { findInstallation, forgetInstallation } from "./installation";
+export { appJwt, appJwtSignatures } from "./jwt";
+export { mintBody, mintInstallationToken } from "./mint";
+export { evictPolicy, isPolicyKnownMissing, policyPath, readPolicy } from "./policy";
+export type { Installation, MintedToken, PolicyText, TokenRequest, Waiter } from "./types";

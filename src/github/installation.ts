@@ -1,0 +1,97 @@
+/**
+ * @module github/installation
+ * Installation lookup by owner (decisions §3.7): `GET /orgs/{owner}/installation`, then
+ * `GET /users/{owner}/installation` when that is 404 — one or two calls instead of paging every
+ * installation as upstream does. The answer, with the kind of account, is cached per owner in memory
+ * and KV (decisions §4: found about 1 h, not installed 5 min). The key holds the GitHub base URL, the
+ * App id and the lowercase owner (GitHub logins are case-insensitive), so nothing is served for the
+ * wrong GitHub or App. A mint answering 404 for a cached id (uninstall/reinstall) calls
+ * {@link forgetInstallation} and looks up again once.
+ */
+
+import { fail, ok, type Result } from "../errors";
+import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../limits";
+import type { Runtime } from "../runtime";
+import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf, seg } from "./http";
+import { appJwt, dropAppJwt } from "./jwt";
+import type { Installation } from "./types";
+
+type Cached = { id: number; accountType: Installation["accountType"] } | { missing: true };
+
+function tier(rt: Runtime) {
+  return rt.caches.tier<Cached>({
+    name: "gh-installation",
+    memoryEntries: MEMORY_CACHE_ENTRIES.installations,
+  });
+}
+
+function keyOf(rt: Runtime, owner: string): string {
+  const config = rt.config.ok ? rt.config.value : undefined;
+  return `${config?.githubBaseUrl ?? ""}|${config?.appId ?? ""}|${owner.toLowerCase()}`;
+}
+
+/** Drops the cached installation of `owner` from memory and KV. */
+export async function forgetInstallation(rt: Runtime, owner: string): Promise<void> {
+  await tier(rt).delete(keyOf(rt, owner));
+}
+
+type Lookup = { found: Installation } | { notFound: true };
+
+async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promise<Result<Lookup>> {
+  const jwt = await appJwt(rt);
+  if (!jwt.ok) return jwt;
+  const call: GitHubCall = {
+    method: "GET",
+    path: `/${kind}/${seg(owner)}/installation`,
+    authorization: `Bearer ${jwt.value}`,
+    what: `installation lookup (${kind})`,
+  };
+  const sent = await githubFetch(rt, call);
+  if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { ...sent.failure.args, owner } } };
+  const response = sent.response;
+  const retryAfterSeconds = rateLimitOf(response, rt.clock);
+  if (retryAfterSeconds !== undefined || response.status === 429) {
+    await response.body?.cancel();
+    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, response.status));
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return ok({ notFound: true });
+  }
+  if (response.status === 200) {
+    const body = (await jsonOf(response)) as { id?: unknown; account?: { type?: unknown } } | undefined;
+    const id = body?.id;
+    if (typeof id === "number" && Number.isSafeInteger(id) && id > 0) {
+      const accountType = body?.account?.type === "User" ? "User" : "Organization";
+      return ok({ found: { id, accountType } });
+    }
+    return fail("GITHUB_UNAVAILABLE", { owner }, `github ${call.what}: unreadable installation body`);
+  }
+  await response.body?.cancel();
+  // 401: GitHub refused our JWT (clock skew, a key that does not belong to the App): sign anew next time.
+  if (response.status === 401) dropAppJwt(rt);
+  return fail("GITHUB_UNAVAILABLE", { owner }, describe(call, response.status));
+}
+
+/** The installation of the App on `owner` (organization or user account). */
+export async function findInstallation(rt: Runtime, owner: string): Promise<Result<Installation>> {
+  const cache = tier(rt);
+  const key = keyOf(rt, owner);
+  const hit = await cache.get(key);
+  if (hit !== undefined) {
+    if ("missing" in hit.value) {
+      return fail("NO_INSTALLATION", { owner }, `installation of ${owner}: not installed (cached)`);
+    }
+    return ok({ id: hit.value.id, accountType: hit.value.accountType });
+  }
+  let result = await lookup(rt, "orgs", owner);
+  if (result.ok && "notFound" in result.value) result = await lookup(rt, "users", owner);
+  if (!result.ok) return result;
+  if ("notFound" in result.value) {
+    await cache.put(key, { missing: true }, { ttlMs: INSTALLATION_NOT_FOUND_TTL });
+    return fail("NO_INSTALLATION", { owner }, `installation of ${owner}: orgs and users lookups were 404`);
+  }
+  const found = result.value.found;
+  await cache.put(key, { id: found.id, accountType: found.accountType }, { ttlMs: INSTALLATION_TTL });
+  return ok(found);
+}

@@ -1,0 +1,119 @@
+/**
+ * @module github/mint
+ * Installation tokens (behaviour §6.4): a direct `POST /app/installations/{id}/access_tokens` with
+ * `{"repositories":[…],"permissions":{…}}` exactly as asked, `repositories` omitted when not given.
+ * One fresh token per call: nothing here caches or de-duplicates tokens (decisions §3.13; that is why
+ * `@octokit/auth-app`, which does both, is not used for installation tokens — toolchain.md).
+ *
+ * A 404 for an installation id that came from the cache means the App was uninstalled (and perhaps
+ * reinstalled under a new id): the cached id is dropped, the owner looked up again once, and the mint
+ * retried with what that lookup found.
+ */
+
+import { type Failure, fail, ok, type Result } from "../errors";
+import type { Runtime } from "../runtime";
+import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf } from "./http";
+import { findInstallation, forgetInstallation } from "./installation";
+import { appJwt, dropAppJwt } from "./jwt";
+import type { Installation, MintedToken, TokenRequest } from "./types";
+
+/** A mint's answer, before the caller decides what it means for its purpose. */
+export type MintOutcome =
+  | { kind: "minted"; token: MintedToken }
+  | { kind: "refused"; status: number; retryAfterSeconds?: number; detail: string }
+  | { kind: "failed"; failure: Failure };
+
+/** The JSON body, member order as go-github writes it (behaviour §14.4 compares it byte for byte). */
+export function mintBody(request: TokenRequest): string {
+  const body: { repositories?: string[]; permissions: Record<string, string> } = {
+    permissions: { ...request.permissions },
+  };
+  return JSON.stringify(
+    request.repositories === undefined ? body : { repositories: [...request.repositories], ...body },
+  );
+}
+
+async function post(
+  rt: Runtime,
+  installationId: number,
+  request: TokenRequest,
+  what: string,
+): Promise<MintOutcome> {
+  const jwt = await appJwt(rt);
+  if (!jwt.ok) return { kind: "failed", failure: jwt.failure };
+  const call: GitHubCall = {
+    method: "POST",
+    path: `/app/installations/${installationId}/access_tokens`,
+    authorization: `Bearer ${jwt.value}`,
+    body: JSON.parse(mintBody(request)),
+    what,
+  };
+  const sent = await githubFetch(rt, call);
+  if (!sent.ok) return { kind: "failed", failure: sent.failure };
+  const response = sent.response;
+  if (response.status === 201 || response.status === 200) {
+    const body = (await jsonOf(response)) as { token?: unknown; expires_at?: unknown } | undefined;
+    if (typeof body?.token === "string" && body.token !== "" && typeof body.expires_at === "string") {
+      return { kind: "minted", token: { token: body.token, expiresAt: body.expires_at, installationId } };
+    }
+    return {
+      kind: "failed",
+      failure: { reason: "GITHUB_UNAVAILABLE", args: {}, detail: `github ${what}: unreadable token body` },
+    };
+  }
+  await response.body?.cancel();
+  if (response.status === 401) dropAppJwt(rt);
+  const retryAfterSeconds = rateLimitOf(response, rt.clock);
+  return {
+    kind: "refused",
+    status: response.status,
+    retryAfterSeconds,
+    detail: describe(call, response.status),
+  };
+}
+
+/**
+ * Mints for `installation`; on 404 drops the cached id, looks `owner` up again once and retries.
+ * Answers the outcome of the last attempt.
+ */
+export async function mintWithRelookup(
+  rt: Runtime,
+  owner: string,
+  installation: Installation,
+  request: TokenRequest,
+  what: string,
+): Promise<MintOutcome> {
+  const first = await post(rt, installation.id, request, what);
+  if (first.kind !== "refused" || first.status !== 404) return first;
+  await forgetInstallation(rt, owner);
+  const again = await findInstallation(rt, owner);
+  if (!again.ok) return { kind: "failed", failure: again.failure };
+  return post(rt, again.value.id, request, what);
+}
+
+/** The caller's token (behaviour §6.4); see the module comment. */
+export async function mintInstallationToken(
+  rt: Runtime,
+  owner: string,
+  installation: Installation,
+  request: TokenRequest,
+): Promise<Result<MintedToken>> {
+  const outcome = await mintWithRelookup(rt, owner, installation, request, "mint");
+  switch (outcome.kind) {
+    case "minted":
+      return ok(outcome.token);
+    case "failed":
+      return { ok: false, failure: { ...outcome.failure, args: { ...outcome.failure.args, owner } } };
+    case "refused":
+      if (outcome.retryAfterSeconds !== undefined || outcome.status === 429) {
+        return fail("RATE_LIMITED", { owner, retryAfterSeconds: outcome.retryAfterSeconds }, outcome.detail);
+      }
+      // 422: the App or the installation lacks a permission or repository the policy asks for. A bare
+      // 403 on a mint says the same in other words. Either way the caller learns only the reason.
+      if (outcome.status === 422 || outcome.status === 403) {
+        return fail("PERMISSION_NOT_GRANTABLE", { owner }, outcome.detail);
+      }
+      if (outcome.status === 404) return fail("NO_INSTALLATION", { owner }, outcome.detail);
+      return fail("GITHUB_UNAVAILABLE", { owner }, outcome.detail);
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * @module github/policy
+ * Reading a trust policy (behaviour §6.3, decisions §3.8, §4). A cache miss mints a token limited to
+ * `contents: read` on that one repository, reads `.github/chainguard/<identity>.sts.yaml` from the
+ * default branch with the raw media type, and revokes the read token in the background
+ * (`ctx.waitUntil`) whatever the read answered: the read token never leaves this module.
+ *
+ * The raw text is cached, not the parse result (behaviour §6.3 step 5): fresh 5 min in KV, at most 60 s
+ * in memory (so an eviction reaches every isolate within a minute), a stale copy for 1 h served only on
+ * a rate limit, and a 404 remembered 5 min (checked before any GitHub call, decisions §2.2 step 8).
+ * Keys hold the GitHub base URL, the lowercase owner and repo (GitHub names are case-insensitive) and
+ * the identity as written (it names a file).
+ */
+
+import { fail, ok, type Result } from "../errors";
+import {
+  MAX_POLICY_BYTES,
+  MEMORY_CACHE_ENTRIES,
+  POLICY_FRESH_TTL,
+  POLICY_MEMORY_TTL,
+  POLICY_NOT_FOUND_TTL,
+  POLICY_STALE_TTL,
+} from "../limits";
+import type { Runtime } from "../runtime";
+import { describe, GITHUB_RAW, type GitHubCall, githubFetch, rateLimitOf, seg } from "./http";
+import { mintWithRelookup } from "./mint";
+import type { Installation, PolicyText, Waiter } from "./types";
+
+type Cached = { text: string } | { missing: true };
+
+function tier(rt: Runtime) {
+  return rt.caches.tier<Cached>({
+    name: "gh-policy",
+    memoryEntries: MEMORY_CACHE_ENTRIES.policies,
+    memoryMaxMs: POLICY_MEMORY_TTL,
+  });
+}
+
+function keyOf(rt: Runtime, owner: string, repo: string, identity: string): string {
+  const base = rt.config.ok ? rt.config.value.githubBaseUrl : "";
+  return `${base}|${owner.toLowerCase()}/${repo.toLowerCase()}|${identity}`;
+}
+
+export function policyPath(identity: string): string {
+  return `.github/chainguard/${identity}.sts.yaml`;
+}
+
+/** decisions §2.2 step 8: a remembered 404 for this policy (no GitHub call). */
+export async function isPolicyKnownMissing(
+  rt: Runtime,
+  owner: string,
+  repo: string,
+  identity: string,
+): Promise<boolean> {
+  const hit = await tier(rt).get(keyOf(rt, owner, repo, identity));
+  return hit !== undefined && "missing" in hit.value;
+}
+
+/** The webhook's eviction entry point: drops the fresh, stale and 404 entries of this policy. */
+export async function evictPolicy(rt: Runtime, owner: string, repo: string, identity: string): Promise<void> {
+  await tier(rt).delete(keyOf(rt, owner, repo, identity));
+}
+
+/** Reads at most `limit` bytes of a body; undefined when it is longer (counted while streaming). */
+async function readCapped(response: Response, limit: number): Promise<Uint8Array | undefined> {
+  const declared = Number(response.headers.get("Content-Length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit) {
+    await response.body?.cancel();
+    return undefined;
+  }
+  if (response.body === null) return new Uint8Array();
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Revokes a policy-read token; failures are only logged (behaviour §6.3 step 4). */
+async function revoke(rt: Runtime, token: string): Promise<void> {
+  const call: GitHubCall = {
+    method: "DELETE",
+    path: "/installation/token",
+    authorization: `Bearer ${token}`,
+    what: "read-token revocation",
+  };
+  const sent = await githubFetch(rt, call);
+  if (!sent.ok) {
+    console.warn(JSON.stringify({ msg: "read token not revoked", detail: sent.failure.detail }));
+    return;
+  }
+  await sent.response.body?.cancel();
+  if (sent.response.status !== 204) {
+    console.warn(
+      JSON.stringify({ msg: "read token not revoked", detail: describe(call, sent.response.status) }),
+    );
+  }
+}
+
+/** The policy text of `owner/repo` for `identity`; see the module comment. */
+export async function readPolicy(
+  rt: Runtime,
+  ctx: Waiter,
+  owner: string,
+  installation: Installation,
+  repo: string,
+  identity: string,
+): Promise<Result<PolicyText>> {
+  const cache = tier(rt);
+  const key = keyOf(rt, owner, repo, identity);
+  const hit = await cache.get(key);
+  if (hit !== undefined) {
+    if ("missing" in hit.value) return fail("POLICY_NOT_FOUND", { identity }, "policy 404 remembered");
+    return ok({ text: hit.value.text, source: hit.from });
+  }
+
+  const rateLimited = async (retryAfterSeconds: number | undefined, detail: string) => {
+    const stale = await cache.get(key, { allowStale: true });
+    if (stale !== undefined && "text" in stale.value)
+      return ok<PolicyText>({ text: stale.value.text, source: "stale" });
+    return fail("RATE_LIMITED", { owner, identity, retryAfterSeconds }, detail);
+  };
+
+  // 1. A token that can read this one repository's contents and nothing else.
+  const minted = await mintWithRelookup(
+    rt,
+    owner,
+    installation,
+    { repositories: [repo], permissions: { contents: "read" } },
+    "policy read-token mint",
+  );
+  if (minted.kind === "failed") {
+    return { ok: false, failure: { ...minted.failure, args: { ...minted.failure.args, owner, identity } } };
+  }
+  if (minted.kind === "refused") {
+    if (minted.retryAfterSeconds !== undefined || minted.status === 429) {
+      return rateLimited(minted.retryAfterSeconds, minted.detail);
+    }
+    // 422: the repository is not one the installation can read (absent, or not selected) — to the
+    // caller that is a policy that cannot be found (decisions §2.1).
+    if (minted.status === 422) return fail("POLICY_NOT_FOUND", { identity }, minted.detail);
+    if (minted.status === 404) return fail("NO_INSTALLATION", { owner, identity }, minted.detail);
+    return fail("GITHUB_UNAVAILABLE", { owner, identity }, minted.detail);
+  }
+  const readToken = minted.token.token;
+  ctx.waitUntil(revoke(rt, readToken));
+
+  // 2. The file from the default branch (no `ref`), as raw bytes.
+  const call: GitHubCall = {
+    method: "GET",
+    path: `/repos/${seg(owner)}/${seg(repo)}/contents/.github/chainguard/${seg(identity)}.sts.yaml`,
+    authorization: `token ${readToken}`,
+    accept: GITHUB_RAW,
+    what: "policy read",
+  };
+  const sent = await githubFetch(rt, call);
+  if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { owner, identity } } };
+  const response = sent.response;
+  const retryAfterSeconds = rateLimitOf(response, rt.clock);
+  if (retryAfterSeconds !== undefined || response.status === 429) {
+    await response.body?.cancel();
+    return rateLimited(retryAfterSeconds, describe(call, response.status));
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    // Replaces any stale copy too: the file is gone.
+    await cache.put(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL });
+    return fail("POLICY_NOT_FOUND", { identity }, describe(call, 404));
+  }
+  if (response.status === 403) {
+    await response.body?.cancel();
+    // A bare 403 is not a rate limit (octo-sts#1684): access was taken away, so no stale copy may
+    // keep serving the policy (decisions §2.1).
+    await cache.delete(key);
+    return fail("POLICY_FORBIDDEN", { identity }, describe(call, 403));
+  }
+  if (response.status !== 200) {
+    await response.body?.cancel();
+    return fail("GITHUB_UNAVAILABLE", { owner, identity }, describe(call, response.status));
+  }
+  const bytes = await readCapped(response, MAX_POLICY_BYTES);
+  if (bytes === undefined) {
+    return fail("POLICY_NOT_FOUND", { identity }, `github policy read: file over ${MAX_POLICY_BYTES} bytes`);
+  }
+  const text = new TextDecoder().decode(bytes);
+  await cache.put(key, { text }, { ttlMs: POLICY_FRESH_TTL, staleMs: POLICY_STALE_TTL - POLICY_FRESH_TTL });
+  return ok({ text, source: "github" });
+}

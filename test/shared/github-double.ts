@@ -1,0 +1,197 @@
+/**
+ * @module test/shared/github-double
+ * The client of the GitHub API double's control API (`/__control/` on the double's base URL), and the
+ * types both sides share. It only needs `fetch`, so the same client works inside workerd tests (over
+ * 127.0.0.1) and from Node scripts (the demo, the benchmark).
+ */
+
+export type AccountType = "Organization" | "User";
+
+export interface InstallationSetup {
+  /** The account's login (GitHub matches logins case-insensitively). */
+  account: string;
+  type?: AccountType;
+  /** What the installation was granted (default {@link DEFAULT_INSTALLATION_PERMISSIONS}). */
+  permissions?: Record<string, string>;
+  /** `all` (default) or `selected` with {@link repositories}. */
+  repositorySelection?: "all" | "selected";
+  /** Repository names (without owner) for a `selected` installation. */
+  repositories?: string[];
+}
+
+export interface RepoSetup {
+  defaultBranch?: string;
+  /** Path in the repository → file text. */
+  files?: Record<string, string>;
+}
+
+export interface TenantSetup {
+  /** The App id the double expects as the JWT's `iss`. */
+  appId: string | number;
+  /** SPKI PEM of the App's public key (default: test/fixtures/app-key.pub.pem). */
+  publicKeyPem?: string;
+  installations?: InstallationSetup[];
+  /** `"owner/repo"` → repository. */
+  repos?: Record<string, RepoSetup>;
+  /**
+   * Hostname tenant instead of a path tenant: `api.github.com` (base `https://api.github.com`) or
+   * `github.example.com` (base `https://github.example.com/api/v3`), reached through the outbound
+   * router. Hostname tenants are shared by every test file: a setup ADDS accounts and repositories
+   * (use distinct owners), and faults there would hit other files, so fault tests use path tenants.
+   */
+  host?: string;
+  /** The double's clock runs this many seconds ahead of real time (tests that move a ManualClock). */
+  clockOffsetSeconds?: number;
+}
+
+export interface Tenant {
+  id: string;
+  /** What `GITHUB_BASE_URL` must be for the Worker to reach this tenant. */
+  baseUrl: string;
+}
+
+/**
+ * How a faulted route answers:
+ * - `unprocessable`: 422 with a validation message,
+ * - `forbidden`: a bare 403 (no rate-limit headers),
+ * - `rate-limited`: 403 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` (`resetInSeconds`),
+ * - `too-many-requests`: 429 with `Retry-After: retryAfter`,
+ * - `server-error`: 500, `hang`: never answers,
+ * - `not-found`: 404.
+ */
+export type FaultAnswer =
+  | "unprocessable"
+  | "forbidden"
+  | "rate-limited"
+  | "too-many-requests"
+  | "server-error"
+  | "hang"
+  | "not-found";
+
+export interface Fault {
+  /** HTTP method (default: any). */
+  method?: string;
+  /**
+   * Path below the tenant base, `*` matching within one segment and `**` across segments
+   * (`/app/installations/*\/access_tokens`, `/repos/org/repo/contents/**`).
+   */
+  path: string;
+  answer: FaultAnswer;
+  /** Answer like this this many times, then behave (default: until cleared). */
+  times?: number;
+  retryAfter?: number;
+  resetInSeconds?: number;
+}
+
+export interface GitHubCall {
+  seq: number;
+  method: string;
+  /** Path and query below the tenant base (`/app/installations/7/access_tokens`). */
+  path: string;
+  host: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The status the double answered (0 for a hang). */
+  status: number;
+  at: number;
+}
+
+export interface TokenRecord {
+  token: string;
+  installationId: number;
+  /** Repository names the token covers; null = every repository of the installation. */
+  repositories: string[] | null;
+  permissions: Record<string, string>;
+  expiresAt: string;
+  revoked: boolean;
+}
+
+export const DEFAULT_INSTALLATION_PERMISSIONS: Readonly<Record<string, string>> = {
+  actions: "write",
+  checks: "write",
+  contents: "write",
+  deployments: "write",
+  issues: "write",
+  members: "read",
+  metadata: "read",
+  packages: "write",
+  pull_requests: "write",
+  statuses: "write",
+  workflows: "write",
+};
+
+/** The control API surface (the double implements it in process, the client over HTTP). */
+export interface GitHubControl {
+  setupTenant(id: string, setup: TenantSetup): Promise<Tenant>;
+  addFault(id: string, fault: Fault): Promise<void>;
+  clearFaults(id: string): Promise<void>;
+  calls(id: string): Promise<GitHubCall[]>;
+  clearCalls(id: string): Promise<void>;
+  tokens(id: string): Promise<TokenRecord[]>;
+  /** Removes the App from `account` (its tokens stop working). */
+  uninstall(id: string, account: string): Promise<void>;
+  /** Installs the App again on `account`, under a NEW installation id. */
+  reinstall(id: string, account: string): Promise<{ installationId: number }>;
+  setFile(id: string, repo: string, path: string, text: string | null): Promise<void>;
+  setClockOffset(id: string, seconds: number): Promise<void>;
+}
+
+type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+/** Talks to the double at `baseUrl` (e.g. `env.GITHUB_DOUBLE_URL`). */
+export class GitHubDoubleClient implements GitHubControl {
+  private readonly base: string;
+  constructor(
+    baseUrl: string,
+    private readonly fetchFn: FetchLike = (input, init) => fetch(input, init),
+  ) {
+    this.base = baseUrl.replace(/\/+$/, "");
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const init: RequestInit = { method };
+    if (body !== undefined) {
+      init.body = JSON.stringify(body);
+      init.headers = { "content-type": "application/json" };
+    }
+    const response = await this.fetchFn(`${this.base}/__control${path}`, init);
+    const text = await response.text();
+    if (!response.ok) throw new Error(`github double ${method} ${path}: ${response.status} ${text}`);
+    return (text === "" ? undefined : JSON.parse(text)) as T;
+  }
+
+  private tenant(id: string): string {
+    return `/tenants/${encodeURIComponent(id)}`;
+  }
+
+  setupTenant(id: string, setup: TenantSetup): Promise<Tenant> {
+    return this.call("POST", this.tenant(id), setup);
+  }
+  async addFault(id: string, fault: Fault): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/faults`, fault);
+  }
+  async clearFaults(id: string): Promise<void> {
+    await this.call("DELETE", `${this.tenant(id)}/faults`);
+  }
+  async calls(id: string): Promise<GitHubCall[]> {
+    return (await this.call<{ calls: GitHubCall[] }>("GET", `${this.tenant(id)}/calls`)).calls;
+  }
+  async clearCalls(id: string): Promise<void> {
+    await this.call("DELETE", `${this.tenant(id)}/calls`);
+  }
+  async tokens(id: string): Promise<TokenRecord[]> {
+    return (await this.call<{ tokens: TokenRecord[] }>("GET", `${this.tenant(id)}/tokens`)).tokens;
+  }
+  async uninstall(id: string, account: string): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/uninstall`, { account });
+  }
+  reinstall(id: string, account: string): Promise<{ installationId: number }> {
+    return this.call("POST", `${this.tenant(id)}/reinstall`, { account });
+  }
+  async setFile(id: string, repo: string, path: string, text: string | null): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/file`, { repo, path, text });
+  }
+  async setClockOffset(id: string, seconds: number): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/clock`, { seconds });
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The App key and the App JWT (issue 4 items 1, 2, 6): keys as GitHub hands them out, a broken key's
+ * message, the claims of decisions §3.12, one signature for many calls, and the headers GitHub needs.
+ */
+
+import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { epochSeconds } from "../../src/clock";
+import { errorResponse } from "../../src/errors";
+import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../src/github";
+import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./github-setup";
+
+afterEach(async () => {
+  await reset();
+});
+
+const READ = { permissions: { contents: "read" }, repositories: ["repo"] };
+
+describe("App key", () => {
+  for (const [label, pem] of [
+    ["PKCS#1 (as GitHub hands it out)", env.TEST_APP_KEY_PKCS1],
+    ["PKCS#8", env.TEST_APP_KEY_PKCS8],
+  ] as const) {
+    it(`signs with a ${label} key written with literal \\n`, async () => {
+      const literal = pem.trim().replace(/\n/g, "\\n");
+      expect(literal).not.toContain("\n");
+      const t = await tenant({}, { GITHUB_APP_PRIVATE_KEY: literal });
+      expect(t.rt.config.ok).toBe(true);
+      const installation = await findInstallation(t.rt, "org");
+      expect(installation.ok).toBe(true);
+      if (!installation.ok) return;
+      const minted = await mintInstallationToken(t.rt, "org", installation.value, READ);
+      expect(minted.ok).toBe(true);
+      // The double verified the RS256 signature with the App's public key.
+      expect((await github.calls(t.id)).map((c) => c.status)).toEqual([200, 201]);
+    });
+  }
+
+  it("names the setting when the key is broken (truncated PEM)", async () => {
+    const broken = env.TEST_APP_KEY_PKCS1.slice(0, 200);
+    const rt = runtimeAt(undefined, { GITHUB_APP_PRIVATE_KEY: broken });
+    expect(rt.config.ok).toBe(false);
+    if (rt.config.ok) return;
+    const response = errorResponse(rt.config.failure, { requestId: "r", domain: "sts.example.com" });
+    expect(response.status).toBe(500);
+    const body = (await response.json()) as { message: string };
+    expect(body.message).toBe("server misconfigured: GITHUB_APP_PRIVATE_KEY");
+    expect(JSON.stringify(body)).not.toContain(broken.slice(40, 80));
+  });
+
+  it("answers MISCONFIGURED GITHUB_APP_PRIVATE_KEY when Web Crypto refuses a well-formed PEM", async () => {
+    // A whole DER SEQUENCE (passes the PEM check) that is not an RSA key.
+    const notAKey = "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----";
+    const t = await tenant({}, { GITHUB_APP_PRIVATE_KEY: notAKey });
+    expect(t.rt.config.ok).toBe(true);
+    const result = await findInstallation(t.rt, "org");
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure.reason).toBe("MISCONFIGURED");
+    expect(result.failure.args.setting).toBe("GITHUB_APP_PRIVATE_KEY");
+    const body = (await errorResponse(result.failure, { requestId: "r", domain: "d" }).json()) as {
+      message: string;
+    };
+    expect(body.message).toBe("server misconfigured: GITHUB_APP_PRIVATE_KEY");
+    expect(await github.calls(t.id)).toEqual([]);
+  });
+});
+
+describe("App JWT", () => {
+  it("carries the claims of decisions §3.12 (RS256, iat now−60, exp now+540, iss = App id)", async () => {
+    const t = await tenant();
+    const now = epochSeconds(t.clock);
+    expect((await findInstallation(t.rt, "org")).ok).toBe(true);
+    const [call] = await github.calls(t.id);
+    const { header, claims } = decodeJwt(bearerOf(call?.headers ?? {}));
+    expect(header.alg).toBe("RS256");
+    expect(claims).toEqual({ iss: "4242", iat: now - 60, exp: now + 540 });
+  });
+
+  it("signs once for many mints, concurrent ones included, and again only near exp", async () => {
+    const t = await tenant();
+    const installation = await findInstallation(t.rt, "org");
+    if (!installation.ok) throw new Error("no installation");
+    await Promise.all(
+      Array.from({ length: 5 }, () => mintInstallationToken(t.rt, "org", installation.value, READ)),
+    );
+    for (let i = 0; i < 5; i++) await mintInstallationToken(t.rt, "org", installation.value, READ);
+    const jwts = new Set((await github.calls(t.id)).map((c) => bearerOf(c.headers)));
+    expect((await github.calls(t.id)).length).toBe(11);
+    expect(jwts.size).toBe(1);
+    expect(appJwtSignatures(t.rt)).toBe(1);
+
+    // Still reused 7 minutes later; renewed once less than a minute of validity is left.
+    t.clock.advance(7 * 60 * 1000);
+    await mintInstallationToken(t.rt, "org", installation.value, READ);
+    expect(appJwtSignatures(t.rt)).toBe(1);
+    t.clock.advance(60 * 1000 + 1000);
+    await github.setClockOffset(t.id, 8 * 60 + 1);
+    const again = await mintInstallationToken(t.rt, "org", installation.value, READ);
+    expect(again.ok).toBe(true);
+    expect(appJwtSignatures(t.rt)).toBe(2);
+    expect(new Set((await github.calls(t.id)).map((c) => bearerOf(c.headers))).size).toBe(2);
+  });
+
+  it("sends User-Agent, Accept and X-GitHub-Api-Version on every call", async () => {
+    const t = await tenant();
+    const installation = await findInstallation(t.rt, "org");
+    if (!installation.ok) throw new Error("no installation");
+    await mintInstallationToken(t.rt, "org", installation.value, READ);
+    for (const call of await github.calls(t.id)) {
+      expect(call.headers["user-agent"]).toBe("github-sts-worker");
+      expect(call.headers.accept).toBe("application/vnd.github+json");
+      expect(call.headers["x-github-api-version"]).toBe("2022-11-28");
+    }
+  });
+});
+
+describe("the GitHub double", () => {
+  // The refusal of a request without User-Agent is tested in test/node/github-double.test.ts: on the
+  // way out of workerd the outbound router's client adds one.
+  it("refuses a JWT not signed by the App (401)", async () => {
+    const t = await tenant();
+    const forged = `${btoa(JSON.stringify({ alg: "RS256" }))}.${btoa(JSON.stringify({ iss: "4242" }))}.c2ln`;
+    const bad = await fetch(`${t.baseUrl}/orgs/org/installation`, {
+      headers: { "User-Agent": "t", Authorization: `Bearer ${forged.replace(/=/g, "")}` },
+    });
+    expect(bad.status).toBe(401);
+  });
+});

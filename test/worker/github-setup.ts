@@ -1,0 +1,74 @@
+/**
+ * Helpers of the GitHub stage's tests (test/worker/github*.test.ts): a tenant of the GitHub double per
+ * test (test files run in parallel), a runtime pointing at it, and a `waitUntil` collector.
+ */
+
+import { env } from "cloudflare:workers";
+import type { ManualClock } from "../../src/clock";
+import type { Env } from "../../src/config";
+import type { Runtime } from "../../src/runtime";
+import { GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
+import { TEST_APP_ID, testRuntime } from "./helpers";
+
+export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
+
+export const POLICY = `issuer: https://token.actions.githubusercontent.com
+subject: foo
+audience: octosts
+permissions:
+  pull_requests: write
+`;
+
+export function unique(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+export interface GitHubTenant {
+  id: string;
+  baseUrl: string;
+  rt: Runtime;
+  clock: ManualClock;
+}
+
+/** A path tenant with org `org` (repo `org/repo` holding policy `foo`) unless `setup` says otherwise. */
+export async function tenant(
+  setup: Partial<TenantSetup> = {},
+  envOverrides: Partial<Env> = {},
+): Promise<GitHubTenant> {
+  const id = unique("gh");
+  const created = await github.setupTenant(id, {
+    appId: TEST_APP_ID,
+    installations: [{ account: "org" }],
+    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": POLICY } } },
+    ...setup,
+  });
+  const rt = runtimeAt(created.baseUrl, envOverrides);
+  return { id: created.id, baseUrl: created.baseUrl, rt, clock: rt.clock as ManualClock };
+}
+
+export function runtimeAt(baseUrl: string | undefined, envOverrides: Partial<Env> = {}): Runtime {
+  return testRuntime(baseUrl === undefined ? envOverrides : { GITHUB_BASE_URL: baseUrl, ...envOverrides });
+}
+
+/** A `waitUntil` that remembers the promises so a test can wait for the background work. */
+export function waiter() {
+  const pending: Promise<unknown>[] = [];
+  return {
+    waitUntil(promise: Promise<unknown>) {
+      pending.push(promise);
+    },
+    settle: () => Promise.all(pending),
+  };
+}
+
+/** Decodes a JWT's header and payload (no verification: the double verified it). */
+export function decodeJwt(jwt: string): { header: Record<string, unknown>; claims: Record<string, unknown> } {
+  const [h, p] = jwt.split(".");
+  const part = (s: string | undefined) =>
+    JSON.parse(atob((s ?? "").replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
+  return { header: part(h), claims: part(p) };
+}
+
+export function bearerOf(headers: Record<string, string>): string {
+  return (headers.authorization ?? "").replace(/^Bearer /, "");
+}
