@@ -77,8 +77,13 @@ function claimText(claims: Record<string, unknown>, name: string): { value: stri
   return { not: `${type}, not a string` };
 }
 
+/** A pattern as written (JSON quoting would double every backslash of a regular expression). */
+function showPattern(source: string): string {
+  return `/${source}/`;
+}
+
 function describeMatcher(m: Matcher): string {
-  return m.kind === "exact" ? `${m.field} ${q(m.value)}` : `${m.field} ${q(m.pattern.source)}`;
+  return m.kind === "exact" ? `${m.field} ${q(m.value)}` : `${m.field} ${showPattern(m.pattern.source)}`;
 }
 
 function matches(m: Matcher, value: string): boolean {
@@ -179,7 +184,7 @@ function evaluate(
       step(
         `claim ${name}`,
         pass,
-        `${q(read.value)} ${pass ? "matches" : "does not match"} ${field} ${q(pattern.source)}`,
+        `${q(read.value)} ${pass ? "matches" : "does not match"} ${field} ${showPattern(pattern.source)}`,
         {
           reason: "CLAIM_MISMATCH",
           args: { claimName: name },

@@ -12,7 +12,7 @@ function run(...args: string[]) {
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-describe("sts-policy check", () => {
+describe("sts-policy check", { timeout: 60_000 }, () => {
   it("prints file:line:col: message for every problem and exits 1", () => {
     const r = run("check", `${fixtures}/bad.sts.yaml`);
     expect(r.code).toBe(1);
@@ -60,7 +60,7 @@ describe("sts-policy check", () => {
   });
 });
 
-describe("sts-policy explain", () => {
+describe("sts-policy explain", { timeout: 60_000 }, () => {
   it("shows every check and the grant", () => {
     const r = run(
       "explain",
