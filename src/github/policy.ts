@@ -129,7 +129,10 @@ export async function readPolicy(
     return ok({ text: hit.value.text, source: hit.from });
   }
 
-  const rateLimited = async (retryAfterSeconds: number | undefined, detail: string) => {
+  const rateLimited = async (
+    retryAfterSeconds: number | undefined,
+    detail: string,
+  ): Promise<Result<PolicyText>> => {
     const stale = await cache.get(key, { allowStale: true });
     if (stale !== undefined && "text" in stale.value)
       return ok<PolicyText>({ text: stale.value.text, source: "stale" });
@@ -158,8 +161,25 @@ export async function readPolicy(
     return fail("GITHUB_UNAVAILABLE", { owner, identity }, minted.detail);
   }
   const readToken = minted.token.token;
-  ctx.waitUntil(revoke(rt, readToken));
+  try {
+    return await readFile(rt, owner, repo, identity, readToken, key, rateLimited);
+  } finally {
+    // Only once the read is over (a revocation started earlier would race it), and in the background.
+    ctx.waitUntil(revoke(rt, readToken));
+  }
+}
 
+/** Step 2 of {@link readPolicy}: the file, its classification, and the cache update. */
+async function readFile(
+  rt: Runtime,
+  owner: string,
+  repo: string,
+  identity: string,
+  readToken: string,
+  key: string,
+  rateLimited: (retryAfterSeconds: number | undefined, detail: string) => Promise<Result<PolicyText>>,
+): Promise<Result<PolicyText>> {
+  const cache = tier(rt);
   // 2. The file from the default branch (no `ref`), as raw bytes.
   const call: GitHubCall = {
     method: "GET",

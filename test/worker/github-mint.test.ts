@@ -1,0 +1,201 @@
+/**
+ * Minting (behaviour §6.4, decisions §3.8, §3.13): the exact bodies of behaviour §14.4, one fresh
+ * token per call, the failure classes of a mint, and the uninstall/reinstall path.
+ */
+
+import { reset } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { errorResponse } from "../../src/errors";
+import {
+  findInstallation,
+  type Installation,
+  mintInstallationToken,
+  setGitHubRequestTimeout,
+  type TokenRequest,
+} from "../../src/github";
+import { type GitHubTenant, github, tenant } from "./github-setup";
+
+afterEach(async () => {
+  await reset();
+});
+
+const MINT_PATH = "/app/installations/*/access_tokens";
+
+async function installed(t: GitHubTenant, owner = "org"): Promise<Installation> {
+  const found = await findInstallation(t.rt, owner);
+  if (!found.ok) throw new Error(`no installation: ${found.failure.reason}`);
+  return found.value;
+}
+
+async function mintBodies(t: GitHubTenant): Promise<string[]> {
+  return (await github.calls(t.id)).filter((c) => c.method === "POST").map((c) => c.body);
+}
+
+describe("mint bodies (behaviour §14.4)", () => {
+  it("sends exactly the bodies of the reference tests", async () => {
+    const t = await tenant({ repos: { "org/repo": {}, "org/.github": {}, "org/my-policies": {} } });
+    const inst = await installed(t);
+    const asks: TokenRequest[] = [
+      { repositories: ["repo"], permissions: { pull_requests: "write" } },
+      { permissions: { pull_requests: "write" } },
+      { permissions: { contents: "read" } },
+      { repositories: [".github"], permissions: { contents: "read", pull_requests: "write" } },
+    ];
+    for (const ask of asks) expect((await mintInstallationToken(t.rt, "org", inst, ask)).ok).toBe(true);
+    expect(await mintBodies(t)).toEqual([
+      '{"repositories":["repo"],"permissions":{"pull_requests":"write"}}',
+      '{"permissions":{"pull_requests":"write"}}',
+      '{"permissions":{"contents":"read"}}',
+      '{"repositories":[".github"],"permissions":{"contents":"read","pull_requests":"write"}}',
+    ]);
+    const posts = (await github.calls(t.id)).filter((c) => c.method === "POST");
+    expect(posts.every((c) => c.path === `/app/installations/${inst.id}/access_tokens`)).toBe(true);
+    expect(posts.every((c) => c.headers["content-type"] === "application/json")).toBe(true);
+  });
+
+  it("a repository scope yields a token limited to that repository", async () => {
+    const t = await tenant({ repos: { "org/repo": {}, "org/other": {} } });
+    const minted = await mintInstallationToken(t.rt, "org", await installed(t), {
+      repositories: ["repo"],
+      permissions: { contents: "read" },
+    });
+    if (!minted.ok) throw new Error(minted.failure.reason);
+    const record = (await github.tokens(t.id)).find((r) => r.token === minted.value.token);
+    expect(record?.repositories).toEqual(["repo"]);
+    // The token cannot read the other repository (the double answers 404 like GitHub).
+    const other = await fetch(`${t.baseUrl}/repos/org/other/contents/README`, {
+      headers: { "User-Agent": "t", Authorization: `token ${minted.value.token}` },
+    });
+    expect(other.status).toBe(404);
+  });
+
+  it("returns the token, GitHub's expires_at and the installation", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    const minted = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "write" } });
+    if (!minted.ok) throw new Error(minted.failure.reason);
+    expect(minted.value.token).toMatch(/^ghs_/);
+    expect(minted.value.installationId).toBe(inst.id);
+    const record = (await github.tokens(t.id))[0];
+    expect(minted.value.expiresAt).toBe(record?.expiresAt);
+  });
+});
+
+describe("one fresh token per call", () => {
+  it("two concurrent mints with the same request return two different tokens", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    const ask = { repositories: ["repo"], permissions: { pull_requests: "write" } };
+    const [a, b] = await Promise.all([
+      mintInstallationToken(t.rt, "org", inst, ask),
+      mintInstallationToken(t.rt, "org", inst, ask),
+    ]);
+    if (!a?.ok || !b?.ok) throw new Error("mint failed");
+    expect(a.value.token).not.toBe(b.value.token);
+    expect((await mintBodies(t)).length).toBe(2);
+  });
+});
+
+describe("mint failures", () => {
+  it("422 (a permission the installation lacks) → PERMISSION_NOT_GRANTABLE, GitHub's body withheld", async () => {
+    const t = await tenant({ installations: [{ account: "org", permissions: { contents: "read" } }] });
+    const result = await mintInstallationToken(t.rt, "org", await installed(t), {
+      permissions: { contents: "write" },
+    });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure.reason).toBe("PERMISSION_NOT_GRANTABLE");
+    expect(result.failure.detail).toContain("422");
+    const response = errorResponse(result.failure, { requestId: "r", domain: "d" });
+    expect(response.status).toBe(403);
+    const text = await response.text();
+    expect(text).toContain("token exchange failure (StatusUnprocessableEntity)");
+    expect(text).not.toContain("not granted");
+  });
+
+  it("an injected 422 → PERMISSION_NOT_GRANTABLE", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    await github.addFault(t.id, { method: "POST", path: MINT_PATH, answer: "unprocessable" });
+    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    expect(!result.ok && result.failure.reason).toBe("PERMISSION_NOT_GRANTABLE");
+    expect(!result.ok && JSON.stringify(result.failure)).not.toContain("secret upstream detail");
+  });
+
+  it("5xx twice then ok → success after two quick retries", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    await github.addFault(t.id, { method: "POST", path: MINT_PATH, answer: "server-error", times: 2 });
+    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    expect(result.ok).toBe(true);
+    expect((await github.calls(t.id)).filter((c) => c.method === "POST").map((c) => c.status)).toEqual([
+      500, 500, 201,
+    ]);
+  });
+
+  it("5xx three times → GITHUB_UNAVAILABLE (503 with Retry-After), body withheld", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    await github.addFault(t.id, { method: "POST", path: MINT_PATH, answer: "server-error" });
+    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.failure.reason).toBe("GITHUB_UNAVAILABLE");
+    expect(result.failure.detail).not.toContain("secret");
+    expect((await github.calls(t.id)).filter((c) => c.method === "POST").length).toBe(3);
+    const response = errorResponse(result.failure, { requestId: "r", domain: "d" });
+    expect(response.status).toBe(503);
+    expect(response.headers.get("Retry-After")).not.toBeNull();
+  });
+
+  it("a hanging GitHub → GITHUB_UNAVAILABLE, not a 500", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    setGitHubRequestTimeout(t.rt, 250);
+    await github.addFault(t.id, { method: "POST", path: MINT_PATH, answer: "hang" });
+    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    expect(!result.ok && result.failure.reason).toBe("GITHUB_UNAVAILABLE");
+    expect(!result.ok && result.failure.detail).toContain("timed out");
+  });
+
+  it("429 with Retry-After → RATE_LIMITED carrying it", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    await github.addFault(t.id, { path: MINT_PATH, answer: "too-many-requests", retryAfter: 42 });
+    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    expect(!result.ok && result.failure.reason).toBe("RATE_LIMITED");
+    expect(!result.ok && result.failure.args.retryAfterSeconds).toBe(42);
+  });
+});
+
+describe("uninstall and reinstall", () => {
+  it("a 404 for a cached installation id drops it, looks the owner up again once and mints", async () => {
+    const t = await tenant();
+    const old = await installed(t);
+    const { installationId } = await github.reinstall(t.id, "org");
+    expect(installationId).not.toBe(old.id);
+    // The cache still says `old`.
+    expect((await findInstallation(t.rt, "org")).ok && old.id).toBe(old.id);
+    await github.clearCalls(t.id);
+    const minted = await mintInstallationToken(t.rt, "org", old, { permissions: { issues: "read" } });
+    if (!minted.ok) throw new Error(minted.failure.reason);
+    expect(minted.value.installationId).toBe(installationId);
+    expect((await github.calls(t.id)).map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
+      `POST /app/installations/${old.id}/access_tokens 404`,
+      "GET /orgs/org/installation 200",
+      `POST /app/installations/${installationId}/access_tokens 201`,
+    ]);
+    // The new id is cached now.
+    const again = await findInstallation(t.rt, "org");
+    expect(again.ok && again.value.id).toBe(installationId);
+  });
+
+  it("an uninstalled App → NO_INSTALLATION for the owner", async () => {
+    const t = await tenant();
+    const old = await installed(t);
+    await github.uninstall(t.id, "org");
+    const result = await mintInstallationToken(t.rt, "org", old, { permissions: { issues: "read" } });
+    expect(!result.ok && result.failure.reason).toBe("NO_INSTALLATION");
+    expect(!result.ok && result.failure.args.owner).toBe("org");
+  });
+});
