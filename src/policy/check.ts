@@ -129,18 +129,13 @@ function evaluate(
     const raw = claims[claim];
     const value = typeof raw === "string" ? raw : undefined;
     const pass = value !== undefined && matches(m, value);
-    const verb = m.kind === "exact" ? "equals" : "matches";
+    const verb = m.kind === "exact" ? ["equals", "does not equal"] : ["matches", "does not match"];
     const shown = value === undefined ? "is not a string and" : `${q(value)}`;
-    step(
-      check,
-      pass,
-      `${claim} ${shown} ${pass ? verb : `does not ${verb.slice(0, -1)}`} ${describeMatcher(m)}`,
-      {
-        reason,
-        args: {},
-        detail: `${check}: token ${claim} ${m.kind === "exact" ? `differs from the policy's ${m.field}` : `does not match ${m.field}`}`,
-      },
-    );
+    step(check, pass, `${claim} ${shown} ${pass ? verb[0] : verb[1]} ${describeMatcher(m)}`, {
+      reason,
+      args: {},
+      detail: `${check}: token ${claim} ${m.kind === "exact" ? `differs from the policy's ${m.field}` : `does not match ${m.field}`}`,
+    });
     if (pass) matched.push({ name: claim, value: value as string });
     if (!pass && !all) return { steps, result: failed(first) };
   }
@@ -150,7 +145,9 @@ function evaluate(
   const hit = m === null ? aud.find((a) => a === domain) : aud.find((a) => matches(m, a));
   const rule =
     m === null
-      ? `the default audience ${q(domain)} (STS_DOMAIN; the policy sets no audience)`
+      ? domain === ""
+        ? "the default audience (STS_DOMAIN, not given; the policy sets no audience)"
+        : `the default audience ${q(domain)} (STS_DOMAIN; the policy sets no audience)`
       : describeMatcher(m);
   step(
     "audience",

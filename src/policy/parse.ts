@@ -82,7 +82,7 @@ export function didYouMean(key: string, candidates: readonly string[]): string |
       bestDistance = d;
     }
   }
-  return bestDistance <= Math.max(2, Math.floor(norm.length / 4)) ? best : undefined;
+  return bestDistance <= Math.max(2, Math.floor(norm.length / 3)) ? best : undefined;
 }
 
 /** Characters that make an exact `issuer`/`subject`/`audience` look like it was meant as a pattern. */
@@ -182,12 +182,13 @@ function unknownTopLevel(key: string, pos: Pos, kind: PolicyKind, allowed: reado
       "repositories",
     );
   }
-  const guess = didYouMean(key, allowed);
   let message = `unknown key "${key}" in a ${KIND_NAME[kind]} policy`;
-  if (guess) message += `: did you mean "${guess}"?`;
-  else if (didYouMean(key, PERMISSION_KEYS) === foldKey(key).replace(/-/g, "_")) {
-    message += ": permissions go under permissions:";
-  } else message += ` (valid keys: ${allowed.join(", ")})`;
+  const permission = didYouMean(key, PERMISSION_KEYS);
+  const guess = didYouMean(key, allowed);
+  if (permission !== undefined && permission === foldKey(key).replace(/[-\s.]/g, "_")) {
+    message += `: permissions go under "permissions:" (permissions:\n  ${permission}: …)`;
+  } else if (guess) message += `: did you mean "${guess}"?`;
+  else message += ` (valid keys: ${allowed.join(", ")})`;
   return problem(message, pos, key);
 }
 

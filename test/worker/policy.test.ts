@@ -556,3 +556,64 @@ describe("explain", () => {
     });
   });
 });
+
+describe("key matching and hints", () => {
+  const head = "issuer: https://example.com\nsubject: s\n";
+  it("folds keys like Go's encoding/json, including ſ and the Kelvin sign", () => {
+    const p = load("iſſuer: https://example.com\nſubject: s\npermissions:\n  \u212Aeys: read\n").policy;
+    expect(p.permissions).toEqual({ keys: "read" });
+  });
+  it("a permission written at the top level is pointed under permissions", () => {
+    const r = problems(`${head}issues: write\n${PERMS}`);
+    expect(r.problems[0]?.message).toContain('permissions go under "permissions:"');
+  });
+  it.each([
+    ["Issuer-Pattern", "issuer_pattern"],
+    ["subjet", "subject"],
+    ["permission", "permissions"],
+    ["audiences", "audience"],
+  ])("%s: did you mean %s", (key, guess) => {
+    expect(problems(`${head}${key}: x\n${PERMS}`).problems[0]?.message).toContain(`did you mean "${guess}"?`);
+  });
+  it("repository in an org policy suggests repositories", () => {
+    expect(problems(`${head}repository: [a]\n${PERMS}`, "org").problems[0]?.message).toContain(
+      '"repositories"',
+    );
+  });
+  it("a claim named __proto__ is an ordinary claim", () => {
+    const p = load(`${head}claim_pattern:\n  __proto__: x\n${PERMS}`).policy;
+    expect(p.claims.map((c) => c.name)).toEqual(["__proto__"]);
+    expect(
+      checkToken(
+        p,
+        JSON.parse('{"iss":"https://example.com","sub":"s","aud":"octo-sts.dev","__proto__":"x"}'),
+        DOMAIN,
+      ).ok,
+    ).toBe(true);
+    expect(checkToken(p, token({ sub: "s" }), DOMAIN).ok).toBe(false);
+  });
+  it("warns when a claim name is a YAML 1.1 boolean", () => {
+    const r = load(`${head}claim_pattern:\n  n: x\n${PERMS}`);
+    expect(r.policy.claims.map((c) => c.name)).toEqual(["false"]);
+    expect(r.warnings[0]?.message).toMatch(/quote it/);
+  });
+  it("warns about /* in a pattern", () => {
+    const r = load(`issuer: https://example.com\nsubject_pattern: repo:x:ref:refs/tags/*\n${PERMS}`);
+    expect(r.warnings[0]?.message).toContain('"/.*"');
+  });
+  it("warns when an exact subject can never pass the token syntax rules", () => {
+    const r = load(`issuer: https://example.com\nsubject: "a b"\n${PERMS}`);
+    expect(r.warnings[0]?.message).toMatch(/can never match/);
+  });
+});
+
+describe("explain wording", () => {
+  it("says what failed in plain words", () => {
+    const p = load(
+      "issuer: https://example.com\nsubject_pattern: main\npermissions: {contents: read}\n",
+    ).policy;
+    const steps = explain(p, token({ sub: "dev", aud: ["x"] }), "").steps;
+    expect(steps[2]?.why).toBe('sub "dev" does not match subject_pattern /main/');
+    expect(steps[3]?.why).toContain("STS_DOMAIN, not given");
+  });
+});
