@@ -101,11 +101,12 @@ describe("Authorization (decisions §2)", () => {
   });
 
   it("refuses a missing header and a second value", () => {
-    for (const headers of [
+    const cases: Record<string, string>[] = [
       {},
       { Authorization: "Bearer a.b.c, Bearer d.e.f" },
       { Authorization: "Bearer a.b.c", "Grpc-Metadata-Authorization": "Bearer d.e.f" },
-    ]) {
+    ];
+    for (const headers of cases) {
       const r = readBearer(req(headers));
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.failure.reason).toBe("MISSING_BEARER");
