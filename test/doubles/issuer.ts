@@ -283,7 +283,10 @@ export class IssuerDouble implements IssuerControl {
   }
 
   private publicKeys(tenant: Tenant): Record<string, unknown>[] {
-    const keys = [...tenant.current.values(), ...tenant.previous].map((k) => ({ ...k.publicJwk }));
+    const keys = [...tenant.current.values(), ...tenant.previous].map((k) => ({
+      ...k.publicJwk,
+      ...tenant.behaviour.jwkOverride,
+    }));
     if (tenant.behaviour.jwksWithoutAlg) for (const k of keys) delete k.alg;
     return keys as Record<string, unknown>[];
   }

@@ -37,6 +37,8 @@ export interface IssuerBehaviour {
   algs?: string[] | null;
   /** Serve the JWKS without `alg` members on the keys. */
   jwksWithoutAlg?: boolean;
+  /** Members merged into every served JWK (e.g. `{ use: "enc" }`, `{ key_ops: ["encrypt"] }`). */
+  jwkOverride?: Record<string, unknown>;
 }
 
 export interface CreateIssuerOptions {

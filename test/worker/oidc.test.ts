@@ -6,7 +6,7 @@
 
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ManualClock } from "../../src/clock";
 import type { Env } from "../../src/config";
 import { errorResponse, type Reason } from "../../src/errors";
@@ -108,6 +108,25 @@ describe("valid tokens", () => {
     expect(isolate.fetches).toEqual([]);
     expect(isolate.runtime.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvHits).toBe(1);
     expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+  });
+
+  it("warm verifications import no key and fetch nothing", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const tokens = await Promise.all([
+      mint(issuer),
+      mint(issuer, { alg: "ES256" }),
+      mint(issuer, { alg: "EdDSA" }),
+    ]);
+    for (const token of tokens) await expectOk(h, token);
+    const importKey = vi.spyOn(crypto.subtle, "importKey");
+    try {
+      for (const token of tokens) await expectOk(h, token);
+      expect(importKey).not.toHaveBeenCalled();
+    } finally {
+      importKey.mockRestore();
+    }
+    expect(h.fetches).toHaveLength(2);
   });
 
   it("shares one in-flight fetch between concurrent cold verifications", async () => {
@@ -307,6 +326,26 @@ describe("signatures and algorithms", () => {
     await double.setBehaviour(noAlg.id, { jwksWithoutAlg: true });
     const noAlgKids = (await double.keys(noAlg.id)).kids;
     await expectFailure(h, await mint(noAlg, { alg: "ES256", kid: noAlgKids.EdDSA }), "SIGNATURE_INVALID");
+  });
+});
+
+describe("key usage (security checklist 1)", () => {
+  it.each([
+    ["use enc", { use: "enc" }],
+    ["key_ops without verify", { key_ops: ["encrypt"] }],
+  ])("never verifies with a key marked %s", async (_, jwkOverride) => {
+    const issuer = await double.createIssuer();
+    await double.setBehaviour(issuer.id, { jwkOverride });
+    await expectFailure(harness(), await mint(issuer), "SIGNATURE_INVALID");
+  });
+
+  it("drops symmetric and private keys from a JWKS", async () => {
+    const issuer = await double.createIssuer();
+    const { kids } = await double.keys(issuer.id);
+    await double.setBehaviour(issuer.id, { jwkOverride: { d: "AAAA" } });
+    const h = harness();
+    const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
+    expect(detail).toContain(kids.RS256);
   });
 });
 
