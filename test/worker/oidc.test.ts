@@ -277,6 +277,18 @@ describe("signatures and algorithms", () => {
     expect(third.fetches).toEqual([]);
   });
 
+  it("tries every matching key for a token without kid (current and previous keys after a rotation)", async () => {
+    const issuer = await double.createIssuer();
+    const before = await mint(issuer, { kid: null });
+    await double.rotateKeys(issuer.id);
+    const after = await mint(issuer, { kid: null, alg: "ES256" });
+    const h = harness();
+    await expectOk(h, before);
+    await expectOk(h, after);
+    await expectFailure(h, await mint(issuer, { kid: null, foreignKey: true }), "SIGNATURE_INVALID");
+    expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
+  });
+
   it("refuses alg none without fetching anything", async () => {
     const issuer = await double.createIssuer();
     const h = harness();
