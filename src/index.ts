@@ -60,7 +60,11 @@ export async function handle(request: Request, runtime: Runtime, ctx: ExecutionC
   switch (url.pathname) {
     case "/":
       if (method !== "GET" && method !== "HEAD") return respondError(failure("METHOD_NOT_ALLOWED"));
-      return json({ msg: ROOT_MESSAGE }, 200, requestId);
+      // Byte for byte what octo-sts answers (behaviour §2.1), space after the colon included.
+      return new Response(`{"msg": ${JSON.stringify(ROOT_MESSAGE)}}`, {
+        status: 200,
+        headers: { "Content-Type": "application/json", "X-Request-Id": requestId },
+      });
     case "/healthz": {
       if (method !== "GET" && method !== "HEAD") return respondError(failure("METHOD_NOT_ALLOWED"));
       if (!runtime.config.ok) {
