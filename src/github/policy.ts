@@ -101,13 +101,13 @@ async function revoke(rt: Runtime, token: string): Promise<void> {
   };
   const sent = await githubFetch(rt, call);
   if (!sent.ok) {
-    console.warn(JSON.stringify({ msg: "read token not revoked", detail: sent.failure.detail }));
+    console.warn(JSON.stringify({ msg: "policy-read credential not revoked", detail: sent.failure.detail }));
     return;
   }
   await sent.response.body?.cancel();
   if (sent.response.status !== 204) {
     console.warn(
-      JSON.stringify({ msg: "read token not revoked", detail: describe(call, sent.response.status) }),
+      JSON.stringify({ msg: "policy-read credential not revoked", detail: describe(call, sent.response.status) }),
     );
   }
 }
