@@ -1,0 +1,533 @@
+/**
+ * `npm run demo`: the whole exchange, offline, in one command. Starts the issuer and GitHub doubles and
+ * the real Worker bundle in workerd (scripts/lib/stack.ts), sets up the organization `acme`, its
+ * repository `deploy-tools` and the policy `.github/chainguard/release.sts.yaml`, then walks through one
+ * granted and two refused exchanges, printing each request, the policy, the permissions granted, the
+ * refusal and the Worker's audit line. It then keeps the stack running with ready-to-paste commands
+ * until Ctrl-C, which stops everything it started.
+ *
+ * `npm run demo -- --ci` (or CI=true): the walkthrough only; exits 0 only if the exchange was granted
+ * and both refusals were refused with the expected reason.
+ * Options: --port N (Worker, default 8787), --issuer-port N (8788), --github-port N (8789), --skip-build.
+ */
+
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, relative, resolve } from "node:path";
+import type { GitHubCall } from "../test/shared/github-double";
+import {
+  abbreviateJwt,
+  DEFAULT_PORTS,
+  DEMO_IDENTITY,
+  DEMO_OWNER,
+  DEMO_POLICY,
+  DEMO_POLICY_PATH,
+  DEMO_REPO,
+  DEMO_SCOPE,
+  demoClaims,
+} from "./lib/demo-world";
+import { DEMO_APP_ID, type Stack, startStack } from "./lib/stack";
+
+interface Options {
+  ci: boolean;
+  worker: number;
+  issuer: number;
+  github: number;
+  skipBuild: boolean;
+}
+
+const USAGE = `usage: npm run demo -- [--ci] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
+  --ci              walk through once and exit (0 only if the exchange was granted and the refusals refused);
+                    also when CI=true
+  --port N          the Worker's port (default ${DEFAULT_PORTS.worker}); --issuer-port, --github-port likewise
+                    (defaults ${DEFAULT_PORTS.issuer}, ${DEFAULT_PORTS.github})
+  --skip-build      reuse the Worker bundle in dist/ instead of running wrangler deploy --dry-run`;
+
+function parseArgs(argv: string[]): Options {
+  const ciEnv = (process.env.CI ?? "").toLowerCase();
+  const options: Options = {
+    ci: ciEnv !== "" && ciEnv !== "false" && ciEnv !== "0",
+    worker: DEFAULT_PORTS.worker,
+    issuer: DEFAULT_PORTS.issuer,
+    github: DEFAULT_PORTS.github,
+    skipBuild: false,
+  };
+  const port = (flag: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) usage(`${flag} needs a port number`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--ci") options.ci = true;
+    else if (arg === "--interactive") options.ci = false;
+    else if (arg === "--skip-build") options.skipBuild = true;
+    else if (arg === "--port") options.worker = port(arg, argv[++i]);
+    else if (arg === "--issuer-port") options.issuer = port(arg, argv[++i]);
+    else if (arg === "--github-port") options.github = port(arg, argv[++i]);
+    else if (arg === "--help" || arg === "-h") {
+      console.log(USAGE);
+      process.exit(0);
+    } else usage(`unknown argument ${arg}`);
+  }
+  return options;
+}
+
+function usage(problem: string): never {
+  console.error(`npm run demo: ${problem}\n${USAGE}`);
+  process.exit(2);
+}
+
+// ---- output ---------------------------------------------------------------------------------------
+
+const tty = process.stdout.isTTY === true && !process.env.NO_COLOR;
+const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[22m` : s);
+const dim = (s: string) => (tty ? `\x1b[2m${s}\x1b[22m` : s);
+const green = (s: string) => (tty ? `\x1b[32m${s}\x1b[39m` : s);
+const red = (s: string) => (tty ? `\x1b[31m${s}\x1b[39m` : s);
+const say = (line = "") => process.stdout.write(`${line}\n`);
+const indent = (text: string, by = "    ") =>
+  text
+    .replace(/\n$/, "")
+    .split("\n")
+    .map((l) => `${by}${l}`)
+    .join("\n");
+
+// ---- the Worker's audit lines ---------------------------------------------------------------------
+
+/**
+ * Miniflare prints workerd's stdout through `console.log`, one line at a time. The demo takes over
+ * `console.log` to pick out the Worker's audit lines (`{"msg":"sts.exchange",…}`); other lines pass.
+ */
+interface AuditLine {
+  raw: string;
+  record: Record<string, unknown>;
+}
+const audits: AuditLine[] = [];
+let auditWaiters: (() => void)[] = [];
+let liveAudit = false;
+const originalLog = console.log.bind(console);
+console.log = (...args: unknown[]) => {
+  if (args.length === 1 && typeof args[0] === "string") {
+    const line = args[0].trim();
+    if (line.startsWith("{") && line.includes('"sts.exchange"')) {
+      try {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        if (record.msg === "sts.exchange") {
+          audits.push({ raw: line, record });
+          for (const w of auditWaiters) w();
+          auditWaiters = [];
+          if (liveAudit) say(`${dim("audit")} ${line}`);
+          return;
+        }
+      } catch {
+        // not an audit line: print it as it is
+      }
+    }
+  }
+  originalLog(...args);
+};
+
+/** The audit line of one request (matched by its X-Request-Id), waiting briefly for it to arrive. */
+async function auditOf(requestId: string | null): Promise<AuditLine | undefined> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const found = audits.find((a) => a.record.request_id === requestId);
+    if (found !== undefined || Date.now() > deadline) return found;
+    await new Promise<void>((r) => {
+      auditWaiters.push(r);
+      setTimeout(r, 200);
+    });
+  }
+}
+
+// ---- ports ----------------------------------------------------------------------------------------
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.once("error", () => resolvePort(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolvePort(true)));
+  });
+}
+
+async function checkPorts(options: Options): Promise<void> {
+  const wanted: [string, string, number][] = [
+    ["Worker", "--port", options.worker],
+    ["issuer double", "--issuer-port", options.issuer],
+    ["GitHub double", "--github-port", options.github],
+  ];
+  if (new Set(wanted.map((w) => w[2])).size !== wanted.length) usage("the three ports must differ");
+  const busy: string[] = [];
+  for (const [what, flag, port] of wanted) {
+    if (!(await portFree(port)))
+      busy.push(`  port ${port} (${what}) is in use: choose another with ${flag} N`);
+  }
+  if (busy.length > 0) {
+    console.error(
+      [
+        "npm run demo: cannot start, a port it needs is busy (another `npm run demo` or `wrangler dev`?):",
+        ...busy,
+        `e.g. npm run demo -- --port 9787 --issuer-port 9788 --github-port 9789`,
+      ].join("\n"),
+    );
+    process.exit(1);
+  }
+}
+
+// ---- the sample world -----------------------------------------------------------------------------
+
+interface World {
+  issuerId: string;
+  githubId: string;
+}
+
+async function setUpWorld(stack: Stack): Promise<World> {
+  const issuer = await stack.doubles.issuer.double.createIssuer({
+    host: "token.actions.githubusercontent.com",
+  });
+  const github = stack.doubles.github.double;
+  const tenant = await github.setupTenant("demo", {
+    host: "api.github.com",
+    appId: DEMO_APP_ID,
+    installations: [{ account: DEMO_OWNER, type: "Organization" }],
+    repos: {
+      [DEMO_SCOPE]: { files: { [DEMO_POLICY_PATH]: DEMO_POLICY } },
+      [`${DEMO_OWNER}/.github`]: {},
+    },
+  });
+  return { issuerId: issuer.id, githubId: tenant.id };
+}
+
+// ---- one exchange, shown ----------------------------------------------------------------------------
+
+interface Shown {
+  status: number;
+  body: Record<string, unknown>;
+  audit: AuditLine | undefined;
+  githubCalls: GitHubCall[];
+}
+
+function exchangePath(scope: string, identity: string): string {
+  // Exactly what octo-sts/action sends (values not URL-encoded).
+  return `/sts/exchange?scope=${scope}&scopes=${scope}&identity=${identity}`;
+}
+
+async function showExchange(stack: Stack, world: World, jwt: string): Promise<Shown> {
+  const github = stack.doubles.github.double;
+  await github.clearCalls(world.githubId);
+  const path = exchangePath(DEMO_SCOPE, DEMO_IDENTITY);
+  say(`  ${bold("request")} (as octo-sts/action sends it):`);
+  say(`    GET ${stack.url}${path}`);
+  say(`    Authorization: Bearer ${abbreviateJwt(jwt)}`);
+  const response = await fetch(`${stack.url}${path}`, {
+    headers: { authorization: `Bearer ${jwt}`, "user-agent": "npm-run-demo" },
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { unparsable: text };
+  }
+  const requestId = response.headers.get("x-request-id");
+  const colour = response.ok ? green : red;
+  say(`  ${bold("response")}: ${colour(`${response.status} ${response.statusText}`)}`);
+  say(indent(JSON.stringify(body, null, 2)));
+  const audit = await auditOf(requestId);
+  const githubCalls = await github.calls(world.githubId);
+  return { status: response.status, body, audit, githubCalls };
+}
+
+function showAudit(audit: AuditLine | undefined): void {
+  say(`  ${bold("audit line")} (console.log of the Worker: what \`wrangler tail\` and Workers Logs show):`);
+  say(audit === undefined ? red("    (no audit line seen)") : `    ${audit.raw}`);
+}
+
+function showGitHubCalls(calls: GitHubCall[]): void {
+  say(`  ${bold("GitHub calls")} the Worker made (to the GitHub double as https://api.github.com):`);
+  if (calls.length === 0) say("    (none)");
+  for (const call of calls) {
+    const body = call.body === "" ? "" : ` ${call.body}`;
+    say(`    ${call.method} ${call.path}${body} → ${call.status}`);
+  }
+}
+
+// ---- the walkthrough --------------------------------------------------------------------------------
+
+interface Outcome {
+  name: string;
+  ok: boolean;
+  why: string;
+}
+
+async function walkthrough(stack: Stack, world: World): Promise<Outcome[]> {
+  const issuer = stack.doubles.issuer.double;
+  const outcomes: Outcome[] = [];
+
+  say(bold(`The trust policy ${DEMO_SCOPE}/${DEMO_POLICY_PATH} (default branch, on the GitHub double):`));
+  say(indent(DEMO_POLICY, "    | "));
+  say();
+
+  // 1. granted
+  say(bold("1. A release job on main of acme/deploy-tools asks for a token"));
+  const pushClaims = demoClaims(stack.domain, { claimSet: "push" });
+  say(
+    `  OIDC token (signed by the local issuer): iss ${pushClaims.iss}, sub ${pushClaims.sub}, aud ${pushClaims.aud}`,
+  );
+  const granted = await showExchange(
+    stack,
+    world,
+    await issuer.mintToken(world.issuerId, { claims: pushClaims }),
+  );
+  const grantedRecord = granted.audit?.record ?? {};
+  const token = typeof granted.body.token === "string" ? granted.body.token : "";
+  if (granted.status === 200 && token.startsWith("ghs_")) {
+    say(
+      dim(
+        "  (the token above is a fake from the GitHub double: printing it is fine here, never in a real job)",
+      ),
+    );
+    const claims = (grantedRecord.claims as { name: string; value: string }[] | undefined) ?? [];
+    say(`  ${bold("policy matched")}: ${DEMO_SCOPE}/${DEMO_POLICY_PATH}`);
+    for (const c of claims) say(`    ${c.name} = ${JSON.stringify(c.value)}`);
+    say(
+      `  ${bold("permissions granted")}: ${JSON.stringify(grantedRecord.permissions ?? {})} on ${JSON.stringify(
+        grantedRecord.repositories ?? "every repository of the installation",
+      )}, until ${String(granted.body.expiry)}`,
+    );
+  }
+  showGitHubCalls(granted.githubCalls);
+  showAudit(granted.audit);
+  const grantedOk =
+    granted.status === 200 &&
+    token.startsWith("ghs_") &&
+    grantedRecord.decision === "granted" &&
+    JSON.stringify(grantedRecord.permissions) === JSON.stringify({ contents: "write" });
+  outcomes.push({
+    name: "exchange granted",
+    ok: grantedOk,
+    why: grantedOk ? "200 with a token for contents: write" : `got ${granted.status}`,
+  });
+  say();
+
+  // 2. refused: GitHub's default audience
+  say(bold("2. The same job, but its OIDC token was requested without audience="));
+  const defaultAudClaims = demoClaims(stack.domain, { claimSet: "default-audience" });
+  say(`  OIDC token: aud ${defaultAudClaims.aud} (GitHub's default), everything else as in 1.`);
+  const refusedAud = await showExchange(
+    stack,
+    world,
+    await issuer.mintToken(world.issuerId, { claims: defaultAudClaims }),
+  );
+  outcomes.push(refusalOutcome("default audience refused", refusedAud, "AUDIENCE_MISMATCH"));
+  showGitHubCalls(refusedAud.githubCalls);
+  showAudit(refusedAud.audit);
+  say();
+
+  // 3. refused: a pull_request run against a main-only policy
+  say(bold("3. A pull_request run of the same repository asks for the release token"));
+  const prClaims = demoClaims(stack.domain, { claimSet: "pull-request" });
+  say(`  OIDC token: sub ${prClaims.sub}, aud ${prClaims.aud}`);
+  const refusedPr = await showExchange(
+    stack,
+    world,
+    await issuer.mintToken(world.issuerId, { claims: prClaims }),
+  );
+  outcomes.push(refusalOutcome("pull_request refused", refusedPr, "SUBJECT_MISMATCH"));
+  showAudit(refusedPr.audit);
+  say(
+    dim(
+      "  The refusal names the check that failed but never a value from the policy; the audit line keeps the detail.",
+    ),
+  );
+  say();
+  return outcomes;
+}
+
+function refusalOutcome(name: string, shown: Shown, reason: string): Outcome {
+  const details = shown.body.details as { reason?: string }[] | undefined;
+  const got = details?.[0]?.reason;
+  const message = String(shown.body.message ?? "");
+  const ok = shown.status === 403 && got === reason && shown.body.token === undefined;
+  say(`  ${bold("refused")}: reason ${got ?? "(none)"}, message: ${message}`);
+  return { name, ok, why: ok ? `403 ${reason}` : `got ${shown.status} ${got ?? ""}` };
+}
+
+// ---- your own policies (interactive mode) -----------------------------------------------------------
+
+const POLICY_DIR = resolve("build/demo/policies");
+
+/** Writes the demo policy under build/demo/policies/OWNER/REPO/IDENTITY.sts.yaml. */
+function seedPolicyDir(): void {
+  rmSync(POLICY_DIR, { recursive: true, force: true });
+  mkdirSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO), { recursive: true });
+  mkdirSync(join(POLICY_DIR, DEMO_OWNER, ".github"), { recursive: true });
+  writeFileSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO, `${DEMO_IDENTITY}.sts.yaml`), DEMO_POLICY);
+}
+
+/** Copies changed policy files to the GitHub double every second (repositories of acme are created). */
+function syncPolicies(stack: Stack, world: World): () => void {
+  const github = stack.doubles.github.double;
+  const seen = new Map<string, string>();
+  const repos = new Set([DEMO_SCOPE.toLowerCase(), `${DEMO_OWNER}/.github`]);
+  const tick = async () => {
+    const present = new Set<string>();
+    let repoDirs: string[] = [];
+    try {
+      repoDirs = readdirSync(join(POLICY_DIR, DEMO_OWNER));
+    } catch {
+      return;
+    }
+    for (const repo of repoDirs) {
+      const dir = join(POLICY_DIR, DEMO_OWNER, repo);
+      if (!statSync(dir).isDirectory()) continue;
+      for (const file of readdirSync(dir)) {
+        if (!file.endsWith(".sts.yaml")) continue;
+        const key = `${repo}/${file}`;
+        present.add(key);
+        const text = readFileSync(join(dir, file), "utf8");
+        if (seen.get(key) === text) continue;
+        seen.set(key, text);
+        const fullName = `${DEMO_OWNER}/${repo}`;
+        if (!repos.has(fullName.toLowerCase())) {
+          await github.setupTenant("demo", {
+            host: "api.github.com",
+            appId: DEMO_APP_ID,
+            repos: { [fullName]: {} },
+          });
+          repos.add(fullName.toLowerCase());
+        }
+        await github.setFile(world.githubId, fullName, `.github/chainguard/${file}`, text);
+        say(dim(`policy ${relative(process.cwd(), join(dir, file))} → ${fullName} (GitHub double)`));
+      }
+    }
+    for (const key of [...seen.keys()]) {
+      if (present.has(key)) continue;
+      seen.delete(key);
+      const [repo, file] = key.split("/") as [string, string];
+      await github.setFile(world.githubId, `${DEMO_OWNER}/${repo}`, `.github/chainguard/${file}`, null);
+    }
+  };
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    tick()
+      .catch((error) => say(red(`policy sync: ${error instanceof Error ? error.message : String(error)}`)))
+      .finally(() => {
+        running = false;
+      });
+  }, 1000);
+  return () => clearInterval(timer);
+}
+
+function printTryIt(stack: Stack, options: Options): void {
+  const helperArgs: string[] = [];
+  if (options.issuer !== DEFAULT_PORTS.issuer) helperArgs.push(`--issuer-url ${stack.doubles.issuer.url}`);
+  if (stack.domain !== `localhost:${DEFAULT_PORTS.worker}`) helperArgs.push(`--aud ${stack.domain}`);
+  const helper = `npm run -s mint-demo-token${helperArgs.length > 0 ? ` -- ${helperArgs.join(" ")}` : ""}`;
+  const helperWith = (extra: string) => `npm run -s mint-demo-token -- ${[...helperArgs, extra].join(" ")}`;
+  const base = `http://localhost:${options.worker}`;
+  say(bold("Try it yourself (the stack keeps running):"));
+  say(`  TOKEN=$(${helper})`);
+  say(`  curl -s -H "Authorization: Bearer $TOKEN" "${base}${exchangePath(DEMO_SCOPE, DEMO_IDENTITY)}"`);
+  say(dim("  (append | jq . to pretty-print; a 403 body names the reason)"));
+  say();
+  say(`  Other tokens: ${helperWith("--claims pull-request")}`);
+  say(
+    `                ${helperWith("--claim ref=refs/heads/dev --claim sub=repo:acme/deploy-tools:ref:refs/heads/dev")}`,
+  );
+  say(`                ${helperWith("--list")}   (GitLab, Buildkite, Kubernetes claim sets too)`);
+  say();
+  say(`  Your own policy: save it as ${relative(process.cwd(), POLICY_DIR)}/acme/<repo>/<identity>.sts.yaml`);
+  say(`  (or .../acme/.github/<identity>.sts.yaml for an org policy, scope=acme); it is copied to the`);
+  say(`  GitHub double within a second. Use a new <identity> for each try: like in production, the Worker`);
+  say(`  caches a policy it has read for up to 5 minutes, and remembers a missing one for 5 minutes.`);
+  say(`  Check it first: npx sts-policy check <file>; see why a token is refused: npx sts-policy explain.`);
+  say();
+  say(bold("Press Ctrl-C to stop everything the demo started."));
+  say(dim("Audit lines of your requests appear below."));
+}
+
+// ---- main -------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const started = Date.now();
+  await checkPorts(options);
+  say(
+    bold("github-sts demo: the real Worker in workerd, a local OIDC issuer and a local GitHub; no network"),
+  );
+  say(
+    dim(
+      options.skipBuild
+        ? "Using the Worker bundle in dist/"
+        : "Building the Worker (wrangler deploy --dry-run --outdir dist)…",
+    ),
+  );
+
+  let stack: Stack | undefined;
+  let stopping = false;
+  let stopSync = () => {};
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    stopSync();
+    if (stack !== undefined) await stack.close();
+    process.exit(code);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(130); // a second Ctrl-C: leave at once
+      say();
+      say("Stopping the Worker and the doubles…");
+      void stop(0);
+    });
+  }
+
+  stack = await startStack({
+    port: options.worker,
+    issuerPort: options.issuer,
+    githubPort: options.github,
+    skipBuild: options.skipBuild,
+  });
+  const world = await setUpWorld(stack);
+  say();
+  say(bold("Listening:"));
+  say(`  Worker (the STS)   ${stack.url}   STS_DOMAIN=${stack.domain}, App id ${DEMO_APP_ID}, local KV`);
+  say(
+    `  OIDC issuer double ${stack.doubles.issuer.url}   serves https://token.actions.githubusercontent.com`,
+  );
+  say(
+    `  GitHub double      ${stack.doubles.github.url}   serves https://api.github.com (App installed on acme)`,
+  );
+  say(
+    dim(
+      "  The Worker reaches the real hostnames; Miniflare routes them to the doubles. Nothing leaves this machine.",
+    ),
+  );
+  say();
+
+  const outcomes = await walkthrough(stack, world);
+  const allOk = outcomes.every((o) => o.ok);
+  say(bold("Result:"));
+  for (const o of outcomes) say(`  ${o.ok ? green("ok  ") : red("FAIL")} ${o.name}: ${o.why}`);
+  say(dim(`  (walkthrough finished ${((Date.now() - started) / 1000).toFixed(1)} s after start)`));
+  say();
+
+  if (options.ci) {
+    await stop(allOk ? 0 : 1);
+    return;
+  }
+  seedPolicyDir();
+  stopSync = syncPolicies(stack, world);
+  printTryIt(stack, options);
+  liveAudit = true;
+  // Stays alive on the servers' handles until a signal arrives.
+}
+
+main().catch((error) => {
+  console.error(`npm run demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exit(1);
+});
