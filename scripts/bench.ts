@@ -41,6 +41,7 @@ import {
   sequential,
   type Target,
 } from "./lib/bench-load";
+import { freePort, type ProfileSummary, profile } from "./lib/bench-profile";
 import { type BenchWorker, startWorker } from "./lib/bench-stack";
 import { DEMO_APP_ID, DEMO_APP_KEY_PATH } from "./lib/stack";
 
@@ -64,6 +65,7 @@ const CONC = intArg("--conc", smoke ? 20 : 1000);
 const CONCURRENCY = intArg("--concurrency", 8);
 const STARTS = intArg("--starts", smoke ? 1 : 3);
 const WARMUP = smoke ? 5 : 50;
+const PROFILED = smoke ? 20 : 300;
 const ROUNDS = smoke ? 2 : 10;
 const JSON_OUT = strArg("--json");
 
@@ -146,6 +148,7 @@ await build({
   format: "esm",
   target: "es2022",
   minify: true,
+  sourcemap: "external",
   logLevel: "warning",
 });
 
@@ -194,17 +197,25 @@ try {
   };
 
   // 3. Cold: a new workerd process, empty memory, empty KV (a fresh kvPersist directory).
+  const realInspector = await freePort();
+  const floorInspector = await freePort();
   const cold = await startWorker({
     scriptPath: bundle.scriptPath,
     doubles,
     bindings: realBindings,
     kvPersist: kvDir,
+    inspectorPort: realInspector,
   });
   workers.push(cold);
   const coldRun = await single(cold, "cold exchange");
 
   // 4. Warm: the same instance, after a warm-up, beside the floor (interleaved rounds).
-  const floor = await startWorker({ scriptPath: floorPath, doubles, bindings: floorBindings });
+  const floor = await startWorker({
+    scriptPath: floorPath,
+    doubles,
+    bindings: floorBindings,
+    inspectorPort: floorInspector,
+  });
   workers.push(floor);
   const real = cold;
   const realT: Target = { url: real.url + fixture.path, headers };
@@ -257,10 +268,9 @@ try {
   );
 
   // Every check and the audit line stayed on: one granted audit line per exchange.
-  const auditLines = real
-    .takeLines()
-    .filter((l) => l.includes('"msg":"sts.exchange"'))
-    .map((l) => JSON.parse(l) as { decision: string; policy_source?: string });
+  const rawAudit = real.takeLines().filter((l) => l.includes('"msg":"sts.exchange"'));
+  const auditLines = rawAudit.map((l) => JSON.parse(l) as { decision: string; policy_source?: string });
+  const auditBytes = rawAudit.length === 0 ? 0 : Buffer.byteLength(rawAudit[rawAudit.length - 1] as string);
   const granted = auditLines.filter((a) => a.decision === "granted").length;
   const sources = new Map<string, number>();
   for (const a of auditLines)
@@ -279,6 +289,17 @@ try {
   ] as const) {
     if (r.failures > 0) problems.push(`${name}: ${r.failures} not granted, first: ${r.firstFailure}`);
   }
+
+  // 4b. Where the CPU goes: V8 sampling profiles of warm exchanges (after the timed runs, so the
+  //     profiler does not slow what is timed).
+  const profReal = await profile(realInspector, bundle.scriptPath, async () => {
+    await sequential(realT, PROFILED);
+  });
+  const profFloor = await profile(floorInspector, floorPath, async () => {
+    await sequential(floorT, PROFILED);
+  });
+  await settle();
+  real.takeLines();
 
   // 5. A new isolate over the warm KV: dispose workerd (its memory goes with the process), start a new
   //    one on the same kvPersist directory.
@@ -381,6 +402,27 @@ try {
     row("CPU per warm exchange (workerd process)", "n/a", "no /proc on this machine");
   }
   row("CPU per request as workerd reports it", tailCpu.value, tailCpu.note);
+  // The inspector does not report idle time separately from native frames (waits land on `fetch`), so
+  // only the script's own frames are summed: that is the JavaScript the exchange runs.
+  const jsMs = (p: ProfileSummary) =>
+    p.byPackage.filter((x) => !x.name.startsWith("(")).reduce((n, x) => n + x.ms, 0);
+  row(
+    "JS CPU per warm exchange (V8 profile)",
+    `${fmtMs(jsMs(profReal) / PROFILED)} ms`,
+    `self time of script frames, sampled every 50 µs over ${PROFILED} exchanges (profiler overhead included); floor ${fmtMs(jsMs(profFloor) / PROFILED)} ms`,
+  );
+  for (const p of profReal.byPackage.filter((x) => !x.name.startsWith("(")).slice(0, 6)) {
+    row(
+      `  ${p.name}`,
+      `${fmtMs(p.ms / PROFILED)} ms`,
+      `${((100 * p.ms) / jsMs(profReal)).toFixed(0)}% of the script's CPU`,
+    );
+  }
+  for (const f of profReal.topFunctions.filter((x) => !x.where.startsWith("(")).slice(0, 6)) {
+    row(`  fn ${f.name}`.slice(0, 40), `${fmtMs(f.ms / PROFILED)} ms`, f.where);
+  }
+  const gc = profReal.byPackage.find((x) => x.name === "(garbage collector)");
+  if (gc !== undefined) row("  (garbage collector)", `${fmtMs(gc.ms / PROFILED)} ms`, "per warm exchange");
   row("bundle, minified", fmtKiB(bundle.minBytes), bundle.wranglerSays ?? "");
   row("bundle, gzipped (level 9)", fmtKiB(bundle.gzipBytes));
   for (const s of bundle.shares) {
@@ -406,7 +448,7 @@ try {
   row(
     "audit lines during warm runs",
     `${auditLines.length}`,
-    `${granted} granted of ${warmExchanges} exchanges; policy source ${[...sources].map(([k, v]) => `${k} ${v}`).join(", ")}`,
+    `${granted} granted of ${warmExchanges} exchanges, ${auditBytes} bytes each; policy source ${[...sources].map(([k, v]) => `${k} ${v}`).join(", ")}`,
   );
 
   // ---- targets -------------------------------------------------------------------------------------
@@ -444,11 +486,14 @@ try {
   console.log("");
   console.log(
     `notes: latency is client-observed over 127.0.0.1 (Node client → workerd → Node outbound router → double), the same path for the floor; ` +
-      `new isolate = a new workerd process (Miniflare disposed) over the KV persisted in ${smoke ? "a temp dir" : "a temp dir"}; ` +
+      "new isolate = a new workerd process (Miniflare disposed, so isolate memory is gone) over the KV it persisted to a temp dir (kvPersist); " +
       `bench took ${((performance.now() - t0) / 1000).toFixed(1)} s.`,
   );
   if (JSON_OUT !== undefined) {
-    writeFileSync(JSON_OUT, `${JSON.stringify({ rows, targets, problems }, null, 2)}\n`);
+    writeFileSync(
+      JSON_OUT,
+      `${JSON.stringify({ rows, targets, problems, profile: { real: profReal, floor: profFloor, exchanges: PROFILED } }, null, 2)}\n`,
+    );
   }
 } finally {
   closeAgent();

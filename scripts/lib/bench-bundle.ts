@@ -47,7 +47,7 @@ const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
 
 /** Decodes one source-map `mappings` segment into its VLQ numbers. */
-function decodeVlq(segment: string): number[] {
+export function decodeVlq(segment: string): number[] {
   const out: number[] = [];
   let value = 0;
   let shift = 0;

@@ -10,6 +10,8 @@ import { createSign } from "node:crypto";
 import type { Doubles } from "../../test/doubles/launch";
 import type { GitHubCall } from "../../test/shared/github-double";
 
+/** The floor's User-Agent: its calls are left out of the real Worker's call log. */
+export const FLOOR_USER_AGENT = "github-sts-floor";
 export const BENCH_DOMAIN = "sts.bench.test";
 export const BENCH_OWNER = "bench-org";
 export const BENCH_REPO = "bench-repo";
@@ -166,6 +168,7 @@ export function classifyIssuer(path: string): CallKind {
 }
 
 /** GitHub double calls so far (the double's own log of the bench tenant). */
-export function githubCalls(doubles: Doubles, fixture: Fixture): Promise<GitHubCall[]> {
-  return doubles.github.double.calls(fixture.githubId);
+export async function githubCalls(doubles: Doubles, fixture: Fixture): Promise<GitHubCall[]> {
+  const calls = await doubles.github.double.calls(fixture.githubId);
+  return calls.filter((c) => c.headers["user-agent"] !== FLOOR_USER_AGENT);
 }

@@ -19,6 +19,8 @@ export interface WorkerOptions {
   bindings: Record<string, string>;
   /** Directory for the KV namespace (`kvPersist`); in memory when absent. */
   kvPersist?: string;
+  /** Open workerd's V8 inspector on this 127.0.0.1 port (for the CPU profile). */
+  inspectorPort?: number;
 }
 
 export interface BenchWorker {
@@ -98,6 +100,7 @@ export async function startWorker(options: WorkerOptions): Promise<BenchWorker> 
     port: 0,
     kvNamespaces: ["STS_CACHE"],
     ...(options.kvPersist !== undefined ? { kvPersist: options.kvPersist } : {}),
+    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
     bindings: options.bindings,
     outboundService: createOutboundRouter(options.doubles.routes, outbound),
     handleRuntimeStdio(stdout: Readable, stderr: Readable) {
