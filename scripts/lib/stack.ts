@@ -69,8 +69,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const port = options.port ?? 8787;
   const domain = options.domain ?? `localhost:${port}`;
   const miniflare = new Miniflare({
-    modules: true,
-    scriptPath,
+    // Module contents given directly: with only `scriptPath`, Miniflare parses the whole bundle in Node
+    // first to find its imports (300–400 ms for nothing: the bundle has none).
+    modules: [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }],
     compatibilityDate: date,
     compatibilityFlags: flags,
     host: "127.0.0.1",

@@ -17,7 +17,8 @@
  */
 
 import { createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import {
   type AccountType,
   DEFAULT_INSTALLATION_PERMISSIONS,
@@ -30,7 +31,20 @@ import {
 } from "../shared/github-double";
 import { type DoubleRequest, type DoubleResponse, jsonResponse } from "./server";
 
-const DEFAULT_PUBLIC_KEY = readFileSync(new URL("../fixtures/app-key.pub.pem", import.meta.url), "utf8");
+/**
+ * The test App's public key, read on first use. Next to this module when it runs from test/doubles/;
+ * from the working directory (the project root) when a script runs it bundled into build/scripts/.
+ */
+let defaultPublicKey: string | undefined;
+function defaultPublicKeyPem(): string {
+  if (defaultPublicKey === undefined) {
+    const beside = new URL("../fixtures/app-key.pub.pem", import.meta.url);
+    defaultPublicKey = existsSync(beside)
+      ? readFileSync(beside, "utf8")
+      : readFileSync(resolve("test/fixtures/app-key.pub.pem"), "utf8");
+  }
+  return defaultPublicKey;
+}
 
 /** Hostname tenants: host → the path prefix GitHub serves the API under on that host. */
 const HOSTS: Record<string, { apiPrefix: string; baseUrl: string }> = {
@@ -290,7 +304,7 @@ export class GitHubDouble implements GitHubControl {
       id,
       baseUrl,
       appId: String(setup.appId),
-      publicKey: createPublicKey(setup.publicKeyPem ?? DEFAULT_PUBLIC_KEY),
+      publicKey: createPublicKey(setup.publicKeyPem ?? defaultPublicKeyPem()),
       accounts: new Map(),
       repos: new Map(),
       tokens: new Map(),

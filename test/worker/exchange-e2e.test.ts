@@ -9,9 +9,10 @@
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { handle } from "../../src/app";
 import { sha256Hex } from "../../src/cache";
 import type { Env } from "../../src/config";
-import worker, { handle } from "../../src/index";
+import worker from "../../src/index";
 import { createRuntime, type Runtime } from "../../src/runtime";
 import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../shared/issuer-double";

@@ -1,11 +1,12 @@
 import { createExecutionContext, reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
+import { handle, ROOT_MESSAGE } from "../../src/app";
 import { CacheFactory } from "../../src/cache";
 import { ManualClock } from "../../src/clock";
 import { loadConfig } from "../../src/config";
 import { CATALOGUE, errorResponse, failure, messageOf, type Reason } from "../../src/errors";
-import worker, { handle, ROOT_MESSAGE } from "../../src/index";
+import worker from "../../src/index";
 import { createRuntime } from "../../src/runtime";
 import { TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
 
