@@ -87,6 +87,8 @@ export const MEMORY_CACHE_ENTRIES = {
   issuerFailures: 500,
   installations: 500,
   policies: 500,
+  /** Parsed and compiled policies, keyed by their text. */
+  compiledPolicies: 200,
 } as const;
 
 /** KV rejects an `expirationTtl` below 60 s; it only garbage-collects, freshness is in the value. */

@@ -7,12 +7,13 @@
  * Steps 1–8 make no GitHub call. Every exchange writes one audit line, granted or refused.
  */
 
-import { sha256Hex } from "../cache";
+import { Lru, sha256Hex } from "../cache";
 import { type Failure, failure, type Result } from "../errors";
 import { findInstallation, isPolicyKnownMissing, mintInstallationToken, readPolicy } from "../github";
+import { MEMORY_CACHE_ENTRIES } from "../limits";
 import { verifyBearer } from "../oidc";
-import { checkToken, checkTokenSyntax, loadPolicy } from "../policy";
-import type { Runtime } from "../runtime";
+import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../policy";
+import { type Runtime, stateOf } from "../runtime";
 import type { Audit } from "./audit";
 import { readBearer, readParams } from "./request";
 import { resolveTarget, tokenRepositories } from "./scope";
@@ -32,6 +33,24 @@ function withIdentity(f: Failure, identity: string): Failure {
 function claimString(claims: Record<string, unknown>, name: string): string | undefined {
   const value = claims[name];
   return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Parsing and compiling are pure functions of the text, so the result is kept per isolate and reused
+ * while the text is unchanged: a warm exchange must not re-parse YAML and recompile RE2 every time.
+ */
+function compiled(runtime: Runtime, text: string, kind: PolicyKind): LoadResult {
+  const memo = stateOf(
+    runtime,
+    `exchange.compiled.${kind}`,
+    () => new Lru<LoadResult>(MEMORY_CACHE_ENTRIES.compiledPolicies),
+  );
+  let loaded = memo.get(text);
+  if (loaded === undefined) {
+    loaded = loadPolicy(text, kind);
+    memo.set(text, loaded);
+  }
+  return loaded;
 }
 
 /** Runs the exchange; the caller turns the result into a response (success shapes or the error body). */
@@ -93,7 +112,7 @@ export async function exchange(
   const text = await readPolicy(runtime, ctx, owner, installation.value, policyRepo, identity);
   if (!text.ok) return refuse(withIdentity(text.failure, identity));
   audit.set("policy_source", text.value.source);
-  const loaded = loadPolicy(text.value.text, kind);
+  const loaded = compiled(runtime, text.value.text, kind);
   if (!loaded.ok) {
     const first = loaded.problems[0];
     const where = first ? ` at ${first.line}:${first.col}: ${first.message}` : "";

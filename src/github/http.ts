@@ -31,7 +31,8 @@ export interface GitHubCall {
   /** The full `Authorization` value (`Bearer <app jwt>`, `token ghs_…`). */
   authorization: string;
   accept?: string;
-  body?: unknown;
+  /** A JSON request body, already serialised (the mint body's member order matters). */
+  body?: string;
   /** What the call is, for the audit detail (`mint`, `policy read`, …). */
   what: string;
 }
@@ -73,11 +74,8 @@ export async function githubFetch(
     "X-GitHub-Api-Version": GITHUB_API_VERSION,
     Authorization: call.authorization,
   };
-  let body: string | undefined;
-  if (call.body !== undefined) {
-    body = JSON.stringify(call.body);
-    headers["Content-Type"] = "application/json";
-  }
+  const body = call.body;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
   let last = "";
   for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
     if (attempt > 0) await sleep(GITHUB_RETRY_DELAY * attempt);

@@ -45,7 +45,7 @@ async function post(
     method: "POST",
     path: `/app/installations/${installationId}/access_tokens`,
     authorization: `Bearer ${jwt.value}`,
-    body: JSON.parse(mintBody(request)),
+    body: mintBody(request),
     what,
   };
   const sent = await githubFetch(rt, call);
