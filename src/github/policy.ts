@@ -107,7 +107,10 @@ async function revoke(rt: Runtime, token: string): Promise<void> {
   await sent.response.body?.cancel();
   if (sent.response.status !== 204) {
     console.warn(
-      JSON.stringify({ msg: "policy-read credential not revoked", detail: describe(call, sent.response.status) }),
+      JSON.stringify({
+        msg: "policy-read credential not revoked",
+        detail: describe(call, sent.response.status),
+      }),
     );
   }
 }
