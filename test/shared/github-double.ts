@@ -5,6 +5,8 @@
  * 127.0.0.1) and from Node scripts (the demo, the benchmark).
  */
 
+import { ControlClient, type FetchLike } from "./control-client";
+
 export type AccountType = "Organization" | "User";
 
 export interface InstallationSetup {
@@ -136,28 +138,10 @@ export interface GitHubControl {
   setClockOffset(id: string, seconds: number): Promise<void>;
 }
 
-type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
-
 /** Talks to the double at `baseUrl` (e.g. `env.GITHUB_DOUBLE_URL`). */
-export class GitHubDoubleClient implements GitHubControl {
-  private readonly base: string;
-  constructor(
-    baseUrl: string,
-    private readonly fetchFn: FetchLike = (input, init) => fetch(input, init),
-  ) {
-    this.base = baseUrl.replace(/\/+$/, "");
-  }
-
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
-    }
-    const response = await this.fetchFn(`${this.base}/__control${path}`, init);
-    const text = await response.text();
-    if (!response.ok) throw new Error(`github double ${method} ${path}: ${response.status} ${text}`);
-    return (text === "" ? undefined : JSON.parse(text)) as T;
+export class GitHubDoubleClient extends ControlClient implements GitHubControl {
+  constructor(baseUrl: string, fetchFn?: FetchLike) {
+    super(baseUrl, "github double", fetchFn);
   }
 
   private tenant(id: string): string {

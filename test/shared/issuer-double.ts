@@ -5,6 +5,8 @@
  * 127.0.0.1) and from Node scripts (the demo, the benchmark).
  */
 
+import { ControlClient, type FetchLike } from "./control-client";
+
 /** Signing algorithms the double holds a key for. */
 export type DoubleAlg = "RS256" | "ES256" | "EdDSA";
 
@@ -112,28 +114,10 @@ export interface IssuerControl {
   clearCalls(id: string): Promise<void>;
 }
 
-type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
-
 /** Talks to the double at `baseUrl` (e.g. `env.ISSUER_DOUBLE_URL`). */
-export class IssuerDoubleClient implements IssuerControl {
-  private readonly base: string;
-  constructor(
-    baseUrl: string,
-    private readonly fetchFn: FetchLike = (input, init) => fetch(input, init),
-  ) {
-    this.base = baseUrl.replace(/\/+$/, "");
-  }
-
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const init: RequestInit = { method };
-    if (body !== undefined) {
-      init.body = JSON.stringify(body);
-      init.headers = { "content-type": "application/json" };
-    }
-    const response = await this.fetchFn(`${this.base}/__control${path}`, init);
-    const text = await response.text();
-    if (!response.ok) throw new Error(`issuer double ${method} ${path}: ${response.status} ${text}`);
-    return (text === "" ? undefined : JSON.parse(text)) as T;
+export class IssuerDoubleClient extends ControlClient implements IssuerControl {
+  constructor(baseUrl: string, fetchFn?: FetchLike) {
+    super(baseUrl, "issuer double", fetchFn);
   }
 
   private tenant(id: string): string {
