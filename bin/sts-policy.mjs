@@ -5,22 +5,9 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { importTs } from "../scripts/lib/import-ts.mjs";
 
-const entry = fileURLToPath(new URL("../src/cli/main.ts", import.meta.url));
-const bundle = await build({
-  entryPoints: [entry],
-  bundle: true,
-  write: false,
-  format: "esm",
-  // The checker uses no Node API (its I/O is passed in below); "neutral" picks the ESM builds.
-  platform: "neutral",
-  mainFields: ["module", "main"],
-  target: "node20",
-  logLevel: "silent",
-});
-const code = bundle.outputFiles[0].text;
-const { main } = await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
+const { main } = await importTs(fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)));
 
 process.exitCode = main(process.argv.slice(2), {
   readFile: (path) => readFileSync(path, "utf8"),

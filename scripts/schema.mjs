@@ -4,22 +4,10 @@
 // Node 20 cannot import TypeScript, so the module is bundled in memory with esbuild first.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { importTs } from "./lib/import-ts.mjs";
 
 const root = new URL("..", import.meta.url);
-const bundle = await build({
-  entryPoints: [fileURLToPath(new URL("src/policy/schema.ts", root))],
-  bundle: true,
-  write: false,
-  format: "esm",
-  platform: "neutral",
-  mainFields: ["module", "main"],
-  target: "node20",
-  logLevel: "silent",
-});
-const { policyJsonSchemas } = await import(
-  `data:text/javascript;base64,${Buffer.from(bundle.outputFiles[0].text).toString("base64")}`
-);
+const { policyJsonSchemas } = await importTs(fileURLToPath(new URL("src/policy/schema.ts", root)));
 mkdirSync(new URL("schema/", root), { recursive: true });
 for (const [name, text] of Object.entries(policyJsonSchemas())) {
   writeFileSync(new URL(`schema/${name}`, root), text);
