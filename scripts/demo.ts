@@ -95,10 +95,7 @@ const indent = (text: string, by = "    ") =>
 
 // ---- the Worker's audit lines ---------------------------------------------------------------------
 
-/**
- * Miniflare prints workerd's stdout through `console.log`, one line at a time. The demo takes over
- * `console.log` to pick out the Worker's audit lines (`{"msg":"sts.exchange",…}`); other lines pass.
- */
+/** The Worker's stdout, line by line (startStack's `onLine`): audit lines are kept, the rest printed. */
 interface AuditLine {
   raw: string;
   record: Record<string, unknown>;
@@ -106,27 +103,24 @@ interface AuditLine {
 const audits: AuditLine[] = [];
 let auditWaiters: (() => void)[] = [];
 let liveAudit = false;
-const originalLog = console.log.bind(console);
-console.log = (...args: unknown[]) => {
-  if (args.length === 1 && typeof args[0] === "string") {
-    const line = args[0].trim();
-    if (line.startsWith("{") && line.includes('"sts.exchange"')) {
-      try {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        if (record.msg === "sts.exchange") {
-          audits.push({ raw: line, record });
-          for (const w of auditWaiters) w();
-          auditWaiters = [];
-          if (liveAudit) say(`${dim("audit")} ${line}`);
-          return;
-        }
-      } catch {
-        // not an audit line: print it as it is
+function onWorkerLine(raw: string): void {
+  const line = raw.trim();
+  if (line.startsWith("{") && line.includes('"sts.exchange"')) {
+    try {
+      const record = JSON.parse(line) as Record<string, unknown>;
+      if (record.msg === "sts.exchange") {
+        audits.push({ raw: line, record });
+        for (const w of auditWaiters) w();
+        auditWaiters = [];
+        if (liveAudit) say(`${dim("audit")} ${line}`);
+        return;
       }
+    } catch {
+      // not an audit line: print it as it is
     }
   }
-  originalLog(...args);
-};
+  if (line !== "") console.log(line);
+}
 
 /** The audit line of one request (matched by its X-Request-Id), waiting briefly for it to arrive. */
 async function auditOf(requestId: string | null): Promise<AuditLine | undefined> {
@@ -491,6 +485,7 @@ async function main(): Promise<void> {
     issuerPort: options.issuer,
     githubPort: options.github,
     skipBuild: options.skipBuild,
+    onLine: onWorkerLine,
   });
   const world = await setUpWorld(stack);
   say();

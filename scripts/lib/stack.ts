@@ -1,13 +1,17 @@
 /**
  * The local stack the demo and the benchmark run: the issuer and GitHub doubles, and the real Worker
  * bundle (built by `wrangler deploy --dry-run`, exactly what would be deployed) inside workerd through
- * Miniflare, with a local in-memory KV namespace. Real hostnames (https://api.github.com,
+ * Miniflare, with a local KV namespace. Real hostnames (https://api.github.com,
  * https://token.actions.githubusercontent.com) are routed to the doubles, so the production URLs are used.
+ *
+ * `startWorker` is the one Miniflare setup of the project's scripts; `startStack` adds the build and the
+ * doubles around it.
  */
 
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
 import { type Doubles, startDoubles } from "../../test/doubles/launch";
 import { createOutboundRouter, type OutboundCounter } from "../../test/doubles/outbound";
@@ -15,30 +19,6 @@ import { createOutboundRouter, type OutboundCounter } from "../../test/doubles/o
 export const DEMO_APP_ID = "4242";
 /** The test App key: a throwaway key committed for the doubles; never use it for a real App. */
 export const DEMO_APP_KEY_PATH = "test/fixtures/app-key.pkcs1.pem";
-
-export interface StackOptions {
-  /** STS_DOMAIN of the Worker (default `localhost:<port>` once the port is known). */
-  domain?: string;
-  port?: number;
-  issuerPort?: number;
-  githubPort?: number;
-  /** Extra vars for the Worker (ALLOWED_ISSUERS, ORG_POLICY_REPO, …). */
-  vars?: Record<string, string>;
-  /** Skip the wrangler build (the bundle in dist/ is reused). */
-  skipBuild?: boolean;
-  /** Worker script to run instead of the built one (the benchmark's floor Worker). */
-  scriptPath?: string;
-}
-
-export interface Stack {
-  doubles: Doubles;
-  miniflare: Miniflare;
-  /** Where the Worker listens (http://127.0.0.1:PORT). */
-  url: string;
-  domain: string;
-  outbound: OutboundCounter;
-  close(): Promise<void>;
-}
 
 /** Builds the Worker as `wrangler deploy --dry-run --outdir dist` does and returns the entry path. */
 export function buildWorker(): string {
@@ -53,7 +33,8 @@ export function buildWorker(): string {
   return resolve("dist/index.js");
 }
 
-function compatibilityFrom(tomlPath: string): { date: string; flags: string[] } {
+/** The compatibility date and flags of the shipped wrangler.toml. */
+export function compatibility(tomlPath = "wrangler.toml"): { date: string; flags: string[] } {
   const toml = readFileSync(tomlPath, "utf8");
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1] ?? "2026-04-20";
   const flagsRaw = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
@@ -61,39 +42,174 @@ function compatibilityFrom(tomlPath: string): { date: string; flags: string[] } 
   return { date, flags };
 }
 
-export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const scriptPath = options.scriptPath ?? (options.skipBuild ? resolve("dist/index.js") : buildWorker());
-  const doubles = await startDoubles({ issuerPort: options.issuerPort, githubPort: options.githubPort });
+/** Child processes of this Node process named workerd. */
+function workerdChildren(): Set<number> {
+  const out = new Set<number>();
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const comm = stat.slice(stat.indexOf("(") + 1, close);
+      const ppid = Number(stat.slice(close + 2).split(" ")[1]);
+      if (ppid === process.pid && comm.startsWith("workerd")) out.add(Number(name));
+    } catch {
+      // the process went away while listing
+    }
+  }
+  return out;
+}
+
+/** Sum of the on-CPU time of every thread of `pid` (schedstat, nanoseconds). */
+export function processCpuNs(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ");
+      total += Number(fields[0]);
+    }
+    return total;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface WorkerOptions {
+  scriptPath: string;
+  doubles: Doubles;
+  bindings: Record<string, string>;
+  /** 127.0.0.1 port to listen on (0 = any free port). */
+  port?: number;
+  /** Directory for the KV namespace (`kvPersist`); in memory when absent. */
+  kvPersist?: string;
+  /** Open workerd's V8 inspector on this 127.0.0.1 port (for a CPU profile). */
+  inspectorPort?: number;
+  /** Each line the Worker prints on stdout (its audit lines among them); printed when absent. */
+  onLine?: (line: string) => void;
+}
+
+export interface RunningWorker {
+  url: string;
+  miniflare: Miniflare;
+  outbound: OutboundCounter;
+  /** CPU time of the workerd process (all threads) in nanoseconds, or undefined without /proc. */
+  cpuNs(): number | undefined;
+  /** Wall time from `new Miniflare()` to ready (workerd start + script load), ms. */
+  readyMs: number;
+  dispose(): Promise<void>;
+}
+
+/** Runs `scriptPath` in a new workerd process, its outbound requests routed to `doubles`. */
+export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
+  const { date, flags } = compatibility();
   const outbound: OutboundCounter = { counts: new Map() };
-  const { date, flags } = compatibilityFrom("wrangler.toml");
-  const port = options.port ?? 8787;
-  const domain = options.domain ?? `localhost:${port}`;
+  const onLine = options.onLine ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let partial = "";
+  const before = workerdChildren();
+  const started = performance.now();
   const miniflare = new Miniflare({
-    // Module contents given directly: with only `scriptPath`, Miniflare parses the whole bundle in Node
-    // first to find its imports (300–400 ms for nothing: the bundle has none).
-    modules: [{ type: "ESModule", path: scriptPath, contents: readFileSync(scriptPath, "utf8") }],
+    // The script as one ES module given by content: with `scriptPath`, Miniflare first parses the whole
+    // bundle in Node to find its imports (300–400 ms for this bundle), which is not the Worker's start-up.
+    modules: [
+      { type: "ESModule", path: options.scriptPath, contents: readFileSync(options.scriptPath, "utf8") },
+    ],
     compatibilityDate: date,
     compatibilityFlags: flags,
     host: "127.0.0.1",
-    port,
+    port: options.port ?? 0,
     kvNamespaces: ["STS_CACHE"],
-    bindings: {
-      STS_DOMAIN: domain,
-      GITHUB_APP_ID: DEMO_APP_ID,
-      GITHUB_APP_PRIVATE_KEY: readFileSync(DEMO_APP_KEY_PATH, "utf8"),
-      ...options.vars,
+    ...(options.kvPersist !== undefined ? { kvPersist: options.kvPersist } : {}),
+    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
+    bindings: options.bindings,
+    outboundService: createOutboundRouter(options.doubles.routes, outbound),
+    handleRuntimeStdio(stdout: Readable, stderr: Readable) {
+      stdout.setEncoding("utf8");
+      stdout.on("data", (chunk: string) => {
+        const parts = (partial + chunk).split("\n");
+        partial = parts.pop() ?? "";
+        for (const line of parts) onLine(line);
+      });
+      stderr.setEncoding("utf8");
+      stderr.on("data", (chunk: string) => {
+        if (chunk.trim() !== "") process.stderr.write(`[workerd] ${chunk}`);
+      });
     },
-    outboundService: createOutboundRouter(doubles.routes, outbound),
   });
   const url = (await miniflare.ready).toString().replace(/\/$/, "");
+  const readyMs = performance.now() - started;
+  const pids = [...workerdChildren()].filter((p) => !before.has(p));
+  const pid = pids.length === 1 ? pids[0] : undefined;
+  return {
+    url,
+    miniflare,
+    outbound,
+    readyMs,
+    cpuNs: () => (pid === undefined ? undefined : processCpuNs(pid)),
+    dispose: () => miniflare.dispose(),
+  };
+}
+
+export interface StackOptions {
+  /** STS_DOMAIN of the Worker (default `localhost:<port>`). */
+  domain?: string;
+  port?: number;
+  issuerPort?: number;
+  githubPort?: number;
+  /** Extra vars for the Worker (ALLOWED_ISSUERS, ORG_POLICY_REPO, …). */
+  vars?: Record<string, string>;
+  /** Skip the wrangler build (the bundle in dist/ is reused). */
+  skipBuild?: boolean;
+  /** Each line the Worker prints (its audit lines among them); printed when absent. */
+  onLine?: (line: string) => void;
+}
+
+export interface Stack {
+  doubles: Doubles;
+  miniflare: Miniflare;
+  /** Where the Worker listens (http://127.0.0.1:PORT). */
+  url: string;
+  domain: string;
+  outbound: OutboundCounter;
+  close(): Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const scriptPath = options.skipBuild ? resolve("dist/index.js") : buildWorker();
+  const doubles = await startDoubles({ issuerPort: options.issuerPort, githubPort: options.githubPort });
+  const port = options.port ?? 8787;
+  const domain = options.domain ?? `localhost:${port}`;
+  let worker: RunningWorker;
+  try {
+    worker = await startWorker({
+      scriptPath,
+      doubles,
+      port,
+      onLine: options.onLine,
+      bindings: {
+        STS_DOMAIN: domain,
+        GITHUB_APP_ID: DEMO_APP_ID,
+        GITHUB_APP_PRIVATE_KEY: readFileSync(DEMO_APP_KEY_PATH, "utf8"),
+        ...options.vars,
+      },
+    });
+  } catch (error) {
+    await doubles.close();
+    throw error;
+  }
   return {
     doubles,
-    miniflare,
-    url,
+    miniflare: worker.miniflare,
+    url: worker.url,
     domain,
-    outbound,
+    outbound: worker.outbound,
     async close() {
-      await miniflare.dispose();
+      await worker.dispose();
       await doubles.close();
     },
   };
