@@ -1,8 +1,9 @@
 /**
  * @module exchange/request
  * Reads an exchange request exactly as octo-sts's grpc-gateway does (behaviour §2.2): parameters from the
- * URL query plus, for a form POST, the body (body values first); proto or JSON field names; unknown keys
- * ignored; a singular field given twice is an error; commas are not split. The bearer token comes from
+ * URL query plus, for a form POST, the body (body values first); proto or JSON field names; `name[x]` is
+ * `name` with the extra value `x`; unknown keys ignored; a singular field given twice under one key is an
+ * error; commas are not split. The bearer token comes from
  * the one `Authorization` header.
  */
 
@@ -137,19 +138,32 @@ export async function readParams(request: Request, url: URL): Promise<Result<Exc
   }
   pairs.push(...query.pairs);
 
-  const values = new Map<string, string[]>();
+  // Go's url.Values: the values of each key, in order, keys in first-seen order.
+  const byKey = new Map<string, string[]>();
   for (const [key, value] of pairs) {
+    const list = byKey.get(key);
+    if (list === undefined) byKey.set(key, [value]);
+    else list.push(value);
+  }
+  // grpc-gateway's PopulateQueryParameters, one key at a time: `name[x]` is `name` with the extra value
+  // `x` in front; a singular field given more than one value under one key is an error; a singular field
+  // set under two keys (`identity_provider` and `identityProvider`) is simply set twice.
+  const values = new Map<string, string[]>();
+  for (const [rawKey, rawValues] of byKey) {
+    const bracket = /^(.*)\[(.*)\]$/.exec(rawKey);
+    const key = bracket ? (bracket[1] as string) : rawKey;
+    const list = bracket ? [bracket[2] as string, ...rawValues] : rawValues;
     const field = FIELDS[key];
     if (field === undefined) continue; // unknown keys are ignored, as upstream
-    const list = values.get(field.name) ?? [];
-    list.push(value);
-    values.set(field.name, list);
-  }
-  for (const [name, list] of values) {
-    const field = FIELDS[name];
-    if (field !== undefined && !field.repeated && list.length !== 1) {
-      return { ok: false, failure: invalidRequest({ field: name, values: list }, `repeated field ${name}`) };
-    }
+    if (!field.repeated) {
+      if (list.length !== 1) {
+        return {
+          ok: false,
+          failure: invalidRequest({ field: field.name, values: list }, `repeated field ${field.name}`),
+        };
+      }
+      values.set(field.name, list);
+    } else values.set(field.name, [...(values.get(field.name) ?? []), ...list]);
   }
   const scopes = values.get("scopes") ?? [];
   if (scopes.length > 1)

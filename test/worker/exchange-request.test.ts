@@ -74,6 +74,35 @@ describe("exchange parameters (behaviour §2.2)", () => {
     }
   });
 
+  it("reads `name[x]` keys as grpc-gateway does: `name` with the extra value `x` in front", async () => {
+    const indexed = await params("?scopes[0]=org/repo&identity=x");
+    expect(indexed).toMatchObject({ ok: false, failure: { reason: "MULTIPLE_SCOPES" } });
+    const keyed = await params("?scope[x]=org/repo&identity=ci");
+    expect(keyed.ok).toBe(false);
+    if (!keyed.ok) {
+      expect(keyed.failure.reason).toBe("INVALID_REQUEST");
+      expect(messageOf(keyed.failure, "d")).toBe('too many values for field "scope": x, org/repo');
+    }
+    const inBody = await form("identity[]=ci&scope=org/repo");
+    expect(inBody.ok).toBe(false);
+    if (!inBody.ok) expect(messageOf(inBody.failure, "d")).toBe('too many values for field "identity": , ci');
+    // An unknown name in front of the brackets is ignored, like any unknown key.
+    expect(await params("?scope=org/repo&identity=ci&x[0]=1&scope[=y")).toMatchObject({
+      ok: true,
+      value: { scope: "org/repo", identity: "ci" },
+    });
+  });
+
+  it("counts values per key: a singular field under its proto and JSON names is set twice, not refused", async () => {
+    expect(
+      await params("?scope=org/repo&identity=ci&identity_provider=a&identityProvider=b&cap=1&cap=2&aud=x"),
+    ).toEqual({ ok: true, value: { scope: "org/repo", identity: "ci", formPost: false } });
+    const twice = await params("?scope=org/repo&identity=ci&identityProvider=a&identityProvider=b");
+    expect(twice.ok).toBe(false);
+    if (!twice.ok)
+      expect(messageOf(twice.failure, "d")).toBe('too many values for field "identity_provider": a, b');
+  });
+
   it("refuses malformed percent-encoding with Go's error text", async () => {
     const r = await params("?scope=a%zzb&identity=x");
     expect(r.ok).toBe(false);
