@@ -49,12 +49,40 @@ async function handleExchange(
   }
 }
 
+/**
+ * The `ErrorInfo.domain` of every error: STS_DOMAIN, also when another setting is what is misconfigured;
+ * only a deployment without STS_DOMAIN falls back to the host the request was sent to.
+ */
+function domainOf(runtime: Runtime, url: URL): string {
+  if (runtime.config.ok) return runtime.config.value.stsDomain;
+  const configured = runtime.env.STS_DOMAIN;
+  return typeof configured === "string" && configured.trim() !== "" ? configured.trim() : url.host;
+}
+
 /** Routes a request for one runtime; exported so tests can drive a runtime they built. */
 export async function handle(request: Request, runtime: Runtime, ctx: ExecutionContext): Promise<Response> {
   const requestId = crypto.randomUUID();
   const url = new URL(request.url);
-  const domain = runtime.config.ok ? runtime.config.value.stsDomain : url.host;
-  const respondError = (f: Failure) => errorResponse(f, { requestId, domain });
+  let domain = url.host;
+  try {
+    domain = domainOf(runtime, url);
+    return await route(request, url, runtime, ctx, requestId, (f) => errorResponse(f, { requestId, domain }));
+  } catch (error) {
+    // Outside the exchange too, a bug answers the catalogue's 500 (with X-Request-Id), never a stack.
+    const detail = `unexpected ${error instanceof Error ? error.name : typeof error}`;
+    console.error(JSON.stringify({ msg: "sts.error", request_id: requestId, detail }));
+    return errorResponse(failure("INTERNAL", {}, detail), { requestId, domain });
+  }
+}
+
+async function route(
+  request: Request,
+  url: URL,
+  runtime: Runtime,
+  ctx: ExecutionContext,
+  requestId: string,
+  respondError: (f: Failure) => Response,
+): Promise<Response> {
   const method = request.method;
 
   switch (url.pathname) {

@@ -754,6 +754,50 @@ describe("configuration and routes", () => {
     }
   });
 
+  it("a misconfigured deployment still names STS_DOMAIN as the ErrorInfo domain, on /healthz too", async () => {
+    const rt = createRuntime(testEnv({ GITHUB_APP_PRIVATE_KEY: "not a key" }));
+    for (const path of ["/sts/exchange?scope=org/repo&identity=foo", "/healthz"]) {
+      const response = await handle(
+        new Request(`https://worker.example.net${path}`),
+        rt,
+        createExecutionContext(),
+      );
+      const body = (await response.json()) as ErrorBody;
+      expect(body.message).toBe("server misconfigured: GITHUB_APP_PRIVATE_KEY");
+      expect(body.details[0]?.domain).toBe(TEST_DOMAIN);
+    }
+    // Without STS_DOMAIN there is no configured domain: the host the request was sent to stands in.
+    const noDomain = await handle(
+      new Request("https://worker.example.net/healthz"),
+      createRuntime(testEnv({ STS_DOMAIN: " " })),
+      createExecutionContext(),
+    );
+    expect(((await noDomain.json()) as ErrorBody).details[0]?.domain).toBe("worker.example.net");
+  });
+
+  it("an unexpected exception outside the exchange is the catalogue's 500, with X-Request-Id, never a stack", async () => {
+    const rt = testRuntime();
+    const broken = {
+      ...rt,
+      get config(): never {
+        throw new TypeError("boom at src/somewhere.ts:1:1");
+      },
+    } as Runtime;
+    const response = await handle(
+      new Request(`https://${TEST_DOMAIN}/healthz`),
+      broken,
+      createExecutionContext(),
+    );
+    expect(response.status).toBe(500);
+    expect(response.headers.get("X-Request-Id")).toMatch(/^[0-9a-f-]{36}$/);
+    const text = await response.text();
+    expect(text).not.toContain("boom");
+    const body = JSON.parse(text) as ErrorBody;
+    expect(body.code).toBe(13);
+    expect(body.details[0]?.reason).toBe("INTERNAL");
+    expect(body.details[0]?.metadata.request_id).toBe(response.headers.get("X-Request-Id"));
+  });
+
   it("a key that parses but is not an RSA key is a misconfiguration at signing time, not a 500 crash", async () => {
     // A well-formed DER SEQUENCE that Web Crypto cannot import.
     const junk = `-----BEGIN PRIVATE KEY-----\n${btoa(String.fromCharCode(0x30, 0x03, 0x02, 0x01, 0x00))}\n-----END PRIVATE KEY-----`;
