@@ -128,6 +128,8 @@ export function loadConfig(env: Env): Result<Config> {
       const list = parseList(env.ALLOWED_ISSUERS as string | string[], true);
       if (list === null)
         return misconfigured("ALLOWED_ISSUERS", "not a comma-separated list or a JSON array");
+      // Set but empty (`[]`, `,`) is a mistake: it must never read as "every issuer" (fail closed).
+      if (list.length === 0) return misconfigured("ALLOWED_ISSUERS", "set but lists no issuer");
       if (list.length > MAX_ALLOWED_ISSUERS) {
         return misconfigured("ALLOWED_ISSUERS", `more than ${MAX_ALLOWED_ISSUERS} issuers`);
       }
@@ -139,6 +141,7 @@ export function loadConfig(env: Env): Result<Config> {
     if (isSet(env.ALLOWED_ISSUER_PATTERNS)) {
       const list = parseList(env.ALLOWED_ISSUER_PATTERNS as string | string[], false);
       if (list === null) return misconfigured("ALLOWED_ISSUER_PATTERNS", "not a JSON array of strings");
+      if (list.length === 0) return misconfigured("ALLOWED_ISSUER_PATTERNS", "set but lists no pattern");
       if (list.length > MAX_ALLOWED_ISSUER_PATTERNS) {
         return misconfigured("ALLOWED_ISSUER_PATTERNS", `more than ${MAX_ALLOWED_ISSUER_PATTERNS} patterns`);
       }
@@ -156,7 +159,7 @@ export function loadConfig(env: Env): Result<Config> {
         patterns.push(compiled.pattern);
       }
     }
-    if (issuers.length > 0 || patterns.length > 0) issuerAllowlist = { issuers, patterns };
+    issuerAllowlist = { issuers, patterns };
   }
 
   const webhookSecrets = isSet(env.GITHUB_WEBHOOK_SECRET)

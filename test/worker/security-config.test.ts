@@ -1,0 +1,64 @@
+/**
+ * Security review: configuration must fail closed. An allowlist setting that is present but lists
+ * nothing is a mistake (a templated `[]`, a stray comma), never "every issuer": decisions §1 says an
+ * issuer is refused whenever either allowlist var is set.
+ */
+
+import { reset } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../../src/config";
+import { messageOf } from "../../src/errors";
+import { verifyBearer } from "../../src/oidc";
+import { createRuntime, type FetchFn } from "../../src/runtime";
+import { TEST_DOMAIN, testEnv } from "./helpers";
+
+afterEach(async () => {
+  await reset();
+});
+
+/** An unsigned token: whatever it says, nothing may be fetched for it under a set allowlist. */
+function tokenFor(iss: string): string {
+  const b64 = (v: unknown) =>
+    btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+  return `${b64({ alg: "RS256", kid: "k" })}.${b64({ iss, sub: "s", exp: 4_000_000_000 })}.c2ln`;
+}
+
+describe("an allowlist that is set but empty fails closed", () => {
+  it.each([
+    ["ALLOWED_ISSUERS", { ALLOWED_ISSUERS: "[]" }],
+    ["ALLOWED_ISSUERS", { ALLOWED_ISSUERS: [] as string[] }],
+    ["ALLOWED_ISSUERS", { ALLOWED_ISSUERS: "," }],
+    ["ALLOWED_ISSUERS", { ALLOWED_ISSUERS: '[""]' }],
+    ["ALLOWED_ISSUER_PATTERNS", { ALLOWED_ISSUER_PATTERNS: "[]" }],
+    ["ALLOWED_ISSUER_PATTERNS", { ALLOWED_ISSUER_PATTERNS: [] as string[] }],
+  ])("%s %j is a misconfiguration, not an open deployment", async (setting, overrides) => {
+    const config = loadConfig(testEnv(overrides));
+    expect(config.ok).toBe(false);
+    if (config.ok) return;
+    expect(messageOf(config.failure, TEST_DOMAIN)).toBe(`server misconfigured: ${setting}`);
+
+    const fetched: string[] = [];
+    const counting: FetchFn = async (input) => {
+      fetched.push(String(input));
+      return new Response("{}", { status: 404 });
+    };
+    const runtime = createRuntime(testEnv(overrides), { fetch: counting });
+    const result = await verifyBearer(runtime, tokenFor("https://attacker.example.com"));
+    expect(result.ok).toBe(false);
+    expect(fetched).toEqual([]);
+  });
+
+  it("an unset or blank string still means no allowlist", () => {
+    for (const value of [undefined, "", "  "]) {
+      const config = loadConfig(testEnv({ ALLOWED_ISSUERS: value, ALLOWED_ISSUER_PATTERNS: value }));
+      expect(config.ok && config.value.issuerAllowlist).toBeNull();
+    }
+  });
+
+  it("one empty list next to a non-empty one is still refused (each setting says what it means)", () => {
+    const config = loadConfig(
+      testEnv({ ALLOWED_ISSUERS: "https://gitlab.com", ALLOWED_ISSUER_PATTERNS: "[]" }),
+    );
+    expect(config.ok).toBe(false);
+  });
+});
