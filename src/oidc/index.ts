@@ -117,7 +117,8 @@ function checkTimes(runtime: Runtime, claims: Record<string, unknown>): Result<v
   const { exp, nbf, iat } = claims;
   if (typeof exp !== "number" || !Number.isFinite(exp))
     return fail("TOKEN_EXPIRED", {}, "exp missing or not a number");
-  if (now >= exp) return fail("TOKEN_EXPIRED", {}, `expired: exp ${exp}, now ${now}`);
+  // Exact time, not whole seconds: a NumericDate may be fractional, and zero leeway means zero.
+  if (runtime.clock.now() >= exp * 1000) return fail("TOKEN_EXPIRED", {}, `expired: exp ${exp}, now ${now}`);
   for (const [name, value] of [
     ["nbf", nbf],
     ["iat", iat],

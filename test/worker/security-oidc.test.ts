@@ -1,0 +1,115 @@
+/**
+ * Security review of src/oidc: time claims at their edges, headers that name other keys or key
+ * locations (never followed), and claim-type confusion in the time claims. Runs against the issuer
+ * double, with every outbound request counted through `runtime.fetch`.
+ */
+
+import { reset } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock";
+import { verifyBearer } from "../../src/oidc";
+import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
+import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../shared/issuer-double";
+import { TEST_DOMAIN, testEnv } from "./helpers";
+
+const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+
+afterEach(async () => {
+  await reset();
+});
+
+function harness(clock = new ManualClock()): { runtime: Runtime; clock: ManualClock; fetches: string[] } {
+  const fetches: string[] = [];
+  const counted: FetchFn = async (input, init) => {
+    fetches.push(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
+    return fetch(input, init);
+  };
+  return { runtime: createRuntime(testEnv(), { clock, fetch: counted }), clock, fetches };
+}
+
+async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<string> {
+  const claims = { sub: "repo:o/r:ref:refs/heads/main", aud: TEST_DOMAIN, ...options.claims };
+  return double.mintToken(issuer.id, { ...options, claims });
+}
+
+async function reasonOf(runtime: Runtime, token: string): Promise<string> {
+  const result = await verifyBearer(runtime, token);
+  return result.ok ? "ok" : result.failure.reason;
+}
+
+describe("time claims at their edges (decisions §3.9: exp with zero leeway)", () => {
+  it("a fractional exp that passed less than a second ago is expired", async () => {
+    const issuer = await double.createIssuer();
+    const base = Math.floor(Date.now() / 1000);
+    const h = harness(new ManualClock(base * 1000 + 700));
+    const token = await mint(issuer, { claims: { exp: base + 0.5, iat: base - 10, nbf: base - 10 } });
+    expect(await reasonOf(h.runtime, token)).toBe("TOKEN_EXPIRED");
+    // Still valid 200 ms earlier.
+    h.clock.set(base * 1000 + 300);
+    expect(await reasonOf(h.runtime, token)).toBe("ok");
+  });
+
+  it("exp equal to now is expired; one second later it is not yet", async () => {
+    const issuer = await double.createIssuer();
+    const base = Math.floor(Date.now() / 1000);
+    const h = harness(new ManualClock(base * 1000));
+    expect(await reasonOf(h.runtime, await mint(issuer, { claims: { exp: base, iat: base - 5 } }))).toBe(
+      "TOKEN_EXPIRED",
+    );
+    expect(await reasonOf(h.runtime, await mint(issuer, { claims: { exp: base + 1, iat: base - 5 } }))).toBe(
+      "ok",
+    );
+  });
+
+  it.each([
+    ["exp as a string", { exp: "9999999999" }, "TOKEN_EXPIRED"],
+    ["exp as null", { exp: null }, "TOKEN_EXPIRED"],
+    ["exp as an array", { exp: [9999999999] }, "TOKEN_EXPIRED"],
+    ["exp as a boolean", { exp: true }, "TOKEN_EXPIRED"],
+    ["nbf as a string", { nbf: "0" }, "TOKEN_NOT_YET_VALID"],
+    ["iat as null", { iat: null }, "TOKEN_NOT_YET_VALID"],
+    ["iat as an object", { iat: {} }, "TOKEN_NOT_YET_VALID"],
+    ["nbf 301 s ahead", { nbf: "AHEAD_301" }, "TOKEN_NOT_YET_VALID"],
+  ])("refuses %s", async (_name, claims, reason) => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const now = Math.floor(h.clock.now() / 1000);
+    const fixed = Object.fromEntries(
+      Object.entries(claims).map(([k, v]) => [k, v === "AHEAD_301" ? now + 301 : v]),
+    );
+    expect(await reasonOf(h.runtime, await mint(issuer, { claims: fixed }))).toBe(reason);
+  });
+
+  it("refuses a token without exp", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    expect(await reasonOf(h.runtime, await mint(issuer, { omit: ["exp"] }))).toBe("TOKEN_EXPIRED");
+  });
+});
+
+describe("headers naming other keys are never followed (jku, x5u, jwk, x5c)", () => {
+  it("a token signed by a foreign key that carries its own key or key URL is refused, and nothing is fetched for it", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const elsewhere = `${issuer.issuer}/attacker-jwks`;
+    const token = await mint(issuer, {
+      foreignKey: true,
+      kid: "attacker",
+      header: { jku: elsewhere, x5u: `${elsewhere}.pem`, jwk: { kty: "RSA", n: "AQAB", e: "AQAB" } },
+    });
+    expect(await reasonOf(h.runtime, token)).toBe("SIGNATURE_INVALID");
+    expect(h.fetches.some((u) => u.includes("attacker-jwks"))).toBe(false);
+    expect(h.fetches.every((u) => u.startsWith(issuer.issuer))).toBe(true);
+  });
+
+  it("a valid token's jku/x5u are ignored too: the keys come from jwks_uri only", async () => {
+    const issuer = await double.createIssuer();
+    const h = harness();
+    const token = await mint(issuer, {
+      header: { jku: "https://attacker.example/jwks", x5u: "https://attacker.example/c" },
+    });
+    expect(await reasonOf(h.runtime, token)).toBe("ok");
+    expect(h.fetches.some((u) => u.includes("attacker.example"))).toBe(false);
+  });
+});
