@@ -7,6 +7,7 @@
  * the one `Authorization` header.
  */
 
+import { readCapped } from "../body";
 import { type Failure, failure, type Result } from "../errors";
 import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../limits";
 
@@ -88,30 +89,6 @@ function invalidRequest(
   return failure("INVALID_REQUEST", args, detail);
 }
 
-async function readLimitedText(request: Request, limit: number): Promise<string | null> {
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    all.set(c, offset);
-    offset += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
-}
-
 /** decisions §2.2 step 2: parameters, repeated singular fields, more than one `scopes`. */
 export async function readParams(request: Request, url: URL): Promise<Result<ExchangeParams>> {
   const contentType = (request.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
@@ -119,7 +96,8 @@ export async function readParams(request: Request, url: URL): Promise<Result<Exc
 
   const pairs: [string, string][] = [];
   if (formPost) {
-    const body = await readLimitedText(request, MAX_FORM_BODY_BYTES);
+    const bytes = await readCapped(request.body, MAX_FORM_BODY_BYTES);
+    const body = bytes === null ? null : new TextDecoder().decode(bytes);
     if (body === null) {
       return {
         ok: false,
