@@ -65,6 +65,16 @@ describe("exchange parameters (behaviour §2.2)", () => {
       expect(messageOf(across.failure, "d")).toBe('too many values for field "scope": body/one, query/two');
   });
 
+  it("refuses a form body over the limit, counted while reading", async () => {
+    const r = await form(`scope=o/r&identity=x&aud=${"a".repeat(17 * 1024)}`);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.failure.reason).toBe("INVALID_REQUEST");
+      expect(messageOf(r.failure, "d")).toBe("http: POST too large");
+    }
+    expect((await form(`scope=o/r&identity=x&aud=${"a".repeat(15 * 1024)}`)).ok).toBe(true);
+  });
+
   it("refuses more than one scopes value", async () => {
     const r = await params("?scopes=a/b&scopes=c/d&identity=x");
     expect(r.ok).toBe(false);
