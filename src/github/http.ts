@@ -105,12 +105,17 @@ export async function githubFetch(
 /**
  * decisions §3.8: only 429, `X-RateLimit-Remaining: 0` or a `Retry-After` make a rate limit (a bare
  * 403 does not, octo-sts#1684). Answers the seconds to tell the caller, or undefined when not limited.
+ * GitHub refuses a request for its rate limit with 403 or 429 only: any other answer (a 404, a 422)
+ * was processed, even when it used the last of the quota, and means what it says (a deleted policy
+ * must not be replaced by its stale copy).
  */
 export function rateLimitOf(response: Response, clock: Clock): number | undefined {
   const retryAfter = response.headers.get("Retry-After");
   const remaining = response.headers.get("X-RateLimit-Remaining");
-  const limited = response.status === 429 || remaining?.trim() === "0" || retryAfter !== null;
-  if (!limited || response.status < 400) return undefined;
+  const limited =
+    response.status === 429 ||
+    (response.status === 403 && (remaining?.trim() === "0" || retryAfter !== null));
+  if (!limited) return undefined;
   if (retryAfter !== null) {
     const trimmed = retryAfter.trim();
     if (/^\d+$/.test(trimmed)) return Number(trimmed);

@@ -1,0 +1,110 @@
+/**
+ * Security review of src/github: a deleted policy must stop granting (no stale copy behind a 404),
+ * GitHub's answers are classified by what they are (a 404 or 422 is never a rate limit because the
+ * quota happened to reach zero on that very request), and the policy-read token is revoked on every
+ * path out of the read.
+ */
+
+import { reset } from "cloudflare:test";
+import { afterEach, describe, expect, it } from "vitest";
+import type { ManualClock } from "../../src/clock";
+import {
+  findInstallation,
+  type Installation,
+  mintInstallationToken,
+  readPolicy,
+  setGitHubRequestTimeout,
+} from "../../src/github";
+import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
+import type { FaultAnswer } from "../shared/github-double";
+import { github, POLICY, tenant, waiter } from "./github-setup";
+import { testEnv } from "./helpers";
+
+afterEach(async () => {
+  await reset();
+});
+
+const CONTENTS = "/repos/org/repo/contents/**";
+const FRESH_MS = 5 * 60 * 1000;
+
+/** Every GitHub answer carries `X-RateLimit-Remaining: 0`: this request used the last of the quota. */
+const lastOfQuota: FetchFn = async (input, init) => {
+  const response = await fetch(input, init);
+  const headers = new Headers(response.headers);
+  headers.set("X-RateLimit-Remaining", "0");
+  headers.set("X-RateLimit-Reset", String(Math.floor(Date.now() / 1000) + 600));
+  return new Response(response.body, { status: response.status, headers });
+};
+
+async function quotaTenant(): Promise<{ id: string; rt: Runtime; inst: Installation }> {
+  const t = await tenant();
+  const rt = createRuntime(testEnv({ GITHUB_BASE_URL: t.baseUrl }), {
+    clock: t.clock as ManualClock,
+    fetch: lastOfQuota,
+  });
+  const found = await findInstallation(rt, "org");
+  if (!found.ok) throw new Error(found.failure.reason);
+  return { id: t.id, rt, inst: found.value };
+}
+
+async function read(rt: Runtime, inst: Installation) {
+  const ctx = waiter();
+  const result = await readPolicy(rt, ctx, "org", inst, "repo", "foo");
+  await ctx.settle();
+  return result;
+}
+
+describe("answers are not rate limits because the quota reached zero on them", () => {
+  it("a policy deleted while a stale copy exists → POLICY_NOT_FOUND, not the stale policy", async () => {
+    const { id, rt, inst } = await quotaTenant();
+    expect((await read(rt, inst)).ok).toBe(true);
+    (rt.clock as ManualClock).advance(FRESH_MS + 1000);
+    await github.setFile(id, "org/repo", ".github/chainguard/foo.sts.yaml", null);
+    const gone = await read(rt, inst);
+    expect(gone.ok ? `served ${gone.value.source}` : gone.failure.reason).toBe("POLICY_NOT_FOUND");
+  });
+
+  it("a mint refused with 422 → PERMISSION_NOT_GRANTABLE, not RATE_LIMITED", async () => {
+    const { id, rt, inst } = await quotaTenant();
+    await github.addFault(id, { path: "/app/installations/*/access_tokens", answer: "unprocessable" });
+    const minted = await mintInstallationToken(rt, "org", inst, { permissions: { contents: "write" } });
+    expect(!minted.ok && minted.failure.reason).toBe("PERMISSION_NOT_GRANTABLE");
+  });
+
+  it("a real rate limit (403 with remaining 0, 429) still serves the stale copy", async () => {
+    const { id, rt, inst } = await quotaTenant();
+    expect((await read(rt, inst)).ok).toBe(true);
+    (rt.clock as ManualClock).advance(FRESH_MS + 1000);
+    await github.addFault(id, { path: CONTENTS, answer: "rate-limited", resetInSeconds: 30 });
+    const stale = await read(rt, inst);
+    expect(stale.ok && stale.value).toEqual({ text: POLICY, source: "stale" });
+  });
+});
+
+describe("the policy-read token is revoked on every path out of the read", () => {
+  const answers: FaultAnswer[] = [
+    "not-found",
+    "forbidden",
+    "rate-limited",
+    "too-many-requests",
+    "server-error",
+    "unprocessable",
+    "hang",
+  ];
+  it.each(answers)("contents read answering %s", async (answer) => {
+    const t = await tenant();
+    const found = await findInstallation(t.rt, "org");
+    if (!found.ok) throw new Error(found.failure.reason);
+    setGitHubRequestTimeout(t.rt, 250);
+    await github.addFault(t.id, { path: CONTENTS, answer, retryAfter: 5, resetInSeconds: 5 });
+    const ctx = waiter();
+    const result = await readPolicy(t.rt, ctx, "org", found.value, "repo", "foo");
+    await ctx.settle();
+    expect(result.ok).toBe(false);
+    const tokens = await github.tokens(t.id);
+    expect(tokens.length).toBe(1);
+    expect(tokens[0]?.permissions).toEqual({ contents: "read" });
+    expect(tokens[0]?.repositories).toEqual(["repo"]);
+    expect(tokens[0]?.revoked).toBe(true);
+  });
+});
