@@ -36,9 +36,10 @@ interface Options {
   skipBuild: boolean;
 }
 
-const USAGE = `usage: npm run demo -- [--ci] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
+const USAGE = `usage: npm run demo -- [--ci | --interactive] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
   --ci              walk through once and exit (0 only if the exchange was granted and the refusals refused);
                     also when CI=true
+  --interactive     stay up after the walkthrough even when CI=true is set in your shell
   --port N          the Worker's port (default ${DEFAULT_PORTS.worker}); --issuer-port, --github-port likewise
                     (defaults ${DEFAULT_PORTS.issuer}, ${DEFAULT_PORTS.github})
   --skip-build      reuse the Worker bundle in dist/ instead of running wrangler deploy --dry-run`;

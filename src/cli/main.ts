@@ -215,7 +215,7 @@ function printReport(report: ExplainReport, domain: string, io: CliIo): void {
         .join(", ")}`,
     );
     io.out(
-      `  repositories: ${r.value.repositories === undefined ? "(not limited by the policy: the scope decides, decisions §3.5)" : r.value.repositories.join(", ")}`,
+      `  repositories: ${r.value.repositories === undefined ? "(set by the request's scope: owner/repo gets that repository; owner gets every repository of the installation; owner/<org policy repo> gets that repository)" : r.value.repositories.join(", ")}`,
     );
     return;
   }
