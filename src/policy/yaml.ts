@@ -11,7 +11,7 @@
  * every later problem can point at the line and column the user wrote.
  */
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { MAX_POLICY_YAML_NODES } from "../limits";
 
 /** 1-based line and column. */
@@ -156,8 +156,36 @@ function yamlMessage(message: string): string {
   return first.replace(/ at line \d+, column \d+:?$/, "");
 }
 
-/** Parses one YAML document into a {@link YNode} tree (null for an empty document). No I/O. */
+/**
+ * Lexing is some twenty times cheaper than building the document: a file with more tokens than any
+ * policy within the node budget could have (a 1 MiB flow list) is refused before it costs seconds.
+ */
+const MAX_POLICY_YAML_TOKENS = MAX_POLICY_YAML_NODES * 10;
+
+function tooManyTokens(text: string): boolean {
+  let tokens = 0;
+  for (const _ of new Lexer().lex(text)) if (++tokens > MAX_POLICY_YAML_TOKENS) return true;
+  return false;
+}
+
+const TOO_BIG: YamlResult = {
+  ok: false,
+  problems: [{ message: `policy has more than ${MAX_POLICY_YAML_NODES} YAML nodes`, pos: NO_POS }],
+};
+
+/** Parses one YAML document into a {@link YNode} tree (null for an empty document). No I/O, no throw. */
 export function parseYaml(text: string): YamlResult {
+  if (tooManyTokens(text)) return TOO_BIG;
+  try {
+    return parseChecked(text);
+  } catch (error) {
+    // Deep nesting exhausts the stack (of the library or of the conversion below): a refusal, not a 500.
+    const why = error instanceof RangeError ? "nested too deeply" : "unreadable document";
+    return { ok: false, problems: [{ message: `invalid YAML: ${why}`, pos: NO_POS }] };
+  }
+}
+
+function parseChecked(text: string): YamlResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, {
     version: "1.1",
@@ -184,11 +212,23 @@ export function parseYaml(text: string): YamlResult {
   const problems: YamlProblem[] = [];
   let budget = MAX_POLICY_YAML_NODES;
 
+  // Every alias's target, found in one pass: the last node before it anchored with its name (what
+  // the library's `Alias.resolve` answers, but that walks the whole document on every call, and a
+  // 1 MiB file of aliases then costs minutes of CPU).
+  const aliasTargets = new Map<unknown, unknown>();
+  const anchors = new Map<string, unknown>();
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) aliasTargets.set(node, anchors.get(node.source));
+      else if (node.anchor) anchors.set(node.anchor, node);
+    },
+  });
+
   const convert = (node: unknown, aliasDepth: number): YNode | null => {
     if (--budget < 0) return null;
     if (isAlias(node)) {
       // Aliases are expanded like go-yaml does; the node budget bounds "billion laughs" documents.
-      const target = node.resolve(doc);
+      const target = aliasTargets.get(node);
       if (target === undefined || aliasDepth > 32) {
         problems.push({ message: "invalid YAML: unresolvable alias", pos: posOf(node) });
         return null;
@@ -248,12 +288,7 @@ export function parseYaml(text: string): YamlResult {
 
   if (doc.contents === null) return { ok: true, root: null };
   const root = convert(doc.contents, 0);
-  if (budget < 0) {
-    return {
-      ok: false,
-      problems: [{ message: `policy has more than ${MAX_POLICY_YAML_NODES} YAML nodes`, pos: NO_POS }],
-    };
-  }
+  if (budget < 0) return TOO_BIG;
   if (root === null || problems.length > 0) return { ok: false, problems };
   return { ok: true, root };
 }
