@@ -12,31 +12,46 @@
 import type { Clock } from "./clock";
 import { KV_MAX_KEY_BYTES, KV_MIN_EXPIRATION_TTL_SECONDS } from "./limits";
 
-/** A bounded least-recently-used map (insertion order of a `Map` is the recency order). */
+/**
+ * A bounded least-recently-used map (insertion order of a `Map` is the recency order): at most
+ * `maxEntries` entries and, when `weigh` is given, at most `maxWeight` in total (a value heavier than
+ * that on its own is not kept), so values of attacker-chosen size cannot exhaust isolate memory.
+ */
 export class Lru<V> {
-  private readonly map = new Map<string, V>();
-  constructor(private readonly maxEntries: number) {}
+  private readonly map = new Map<string, { value: V; weight: number }>();
+  private weight = 0;
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxWeight = Number.POSITIVE_INFINITY,
+    private readonly weigh: (value: V) => number = () => 0,
+  ) {}
 
   get(key: string): V | undefined {
-    const value = this.map.get(key);
-    if (value === undefined) return undefined;
+    const entry = this.map.get(key);
+    if (entry === undefined) return undefined;
     this.map.delete(key);
-    this.map.set(key, value);
-    return value;
+    this.map.set(key, entry);
+    return entry.value;
   }
 
   set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    while (this.map.size > this.maxEntries) {
+    this.delete(key);
+    const weight = this.weigh(value);
+    if (weight > this.maxWeight) return;
+    this.map.set(key, { value, weight });
+    this.weight += weight;
+    while (this.map.size > this.maxEntries || this.weight > this.maxWeight) {
       const oldest = this.map.keys().next().value;
       if (oldest === undefined) break;
-      this.map.delete(oldest);
+      this.delete(oldest);
     }
   }
 
   delete(key: string): void {
+    const entry = this.map.get(key);
+    if (entry === undefined) return;
     this.map.delete(key);
+    this.weight -= entry.weight;
   }
 
   get size(): number {
@@ -61,7 +76,7 @@ export interface CacheHit<V> {
   from: "memory" | "kv";
 }
 
-export interface TierOptions {
+export interface TierOptions<V = unknown> {
   /** Namespace of this tier inside the KV key space (e.g. `jwks`). */
   name: string;
   /** Maximum entries kept in isolate memory. */
@@ -70,6 +85,9 @@ export interface TierOptions {
   memoryMaxMs?: number;
   /** False keeps the tier in memory only (negative entries an attacker could multiply). */
   kv?: boolean;
+  /** With {@link weigh}: the most the memory copies may weigh together (e.g. characters of text). */
+  memoryMaxWeight?: number;
+  weigh?: (value: V) => number;
 }
 
 export interface PutOptions {
@@ -92,12 +110,17 @@ export class CacheTier<V> {
   readonly stats: CacheStats = { memoryHits: 0, kvHits: 0, misses: 0, kvErrors: 0 };
 
   constructor(
-    private readonly options: TierOptions,
+    private readonly options: TierOptions<V>,
     private readonly clock: Clock,
     private readonly kv: KVNamespace | undefined,
     private readonly onKvError: (op: string, error: unknown) => void,
   ) {
-    this.memory = new Lru(options.memoryEntries);
+    const weigh = options.weigh;
+    this.memory = new Lru<Stored<V>>(
+      options.memoryEntries,
+      options.memoryMaxWeight,
+      weigh === undefined ? undefined : (stored) => weigh(stored.v),
+    );
   }
 
   private get useKv(): boolean {
@@ -220,10 +243,10 @@ export class CacheFactory {
   ) {}
 
   /** The tier named `options.name`, created on first use (one per name per instance). */
-  tier<V>(options: TierOptions): CacheTier<V> {
+  tier<V>(options: TierOptions<V>): CacheTier<V> {
     let tier = this.tiers.get(options.name);
     if (tier === undefined) {
-      tier = new CacheTier<unknown>(options, this.clock, this.kv, this.onKvError);
+      tier = new CacheTier<unknown>(options as TierOptions<unknown>, this.clock, this.kv, this.onKvError);
       this.tiers.set(options.name, tier);
     }
     return tier as CacheTier<V>;

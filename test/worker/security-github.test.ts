@@ -108,3 +108,28 @@ describe("the policy-read token is revoked on every path out of the read", () =>
     expect(tokens[0]?.revoked).toBe(true);
   });
 });
+
+describe("isolate memory is bounded by what policy files weigh, not only by how many there are", () => {
+  it("ten policies of ~1 MB each do not all stay in memory; small ones do", async () => {
+    const t = await tenant();
+    const found = await findInstallation(t.rt, "org");
+    if (!found.ok) throw new Error(found.failure.reason);
+    const big = (i: number) => `# ${String(i).repeat(1_000_000)}\n`;
+    for (let i = 0; i < 10; i++) {
+      await github.setFile(t.id, "org/repo", `.github/chainguard/big${i}.sts.yaml`, big(i));
+    }
+    const readAs = async (identity: string) => {
+      const ctx = waiter();
+      const result = await readPolicy(t.rt, ctx, "org", found.value, "repo", identity);
+      await ctx.settle();
+      if (!result.ok) throw new Error(result.failure.reason);
+      return result.value;
+    };
+    for (let i = 0; i < 10; i++) expect((await readAs(`big${i}`)).source).toBe("github");
+    // The oldest large text was dropped from memory (still in KV); the newest is in memory.
+    expect(await readAs("big0")).toEqual({ text: big(0), source: "kv" });
+    expect((await readAs("big0")).source).toBe("memory");
+    expect((await readAs("foo")).source).toBe("github");
+    expect((await readAs("foo")).source).toBe("memory");
+  });
+});
