@@ -51,9 +51,10 @@ export function issuerFailureTier(runtime: Runtime) {
 
 /**
  * `jwks_uri` is used as the document gives it (as upstream), but only over https, or http on loopback
- * (the local doubles), and without userinfo.
+ * when the issuer itself is (the local doubles: an https issuer must not steer us to a developer's
+ * machine under `wrangler dev`), and without userinfo.
  */
-export function isAcceptableJwksUri(uri: string): boolean {
+export function isAcceptableJwksUri(uri: string, issuer: string): boolean {
   let url: URL;
   try {
     url = new URL(uri);
@@ -62,7 +63,7 @@ export function isAcceptableJwksUri(uri: string): boolean {
   }
   if (url.username !== "" || url.password !== "") return false;
   if (url.protocol === "https:") return true;
-  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname);
+  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname) && issuer.startsWith("http:");
 }
 
 /** Allowed algorithms (behaviour §3.3): advertised ∩ supported, RS256 when that is empty. */
@@ -80,7 +81,7 @@ export function parseDiscovery(issuer: string, doc: unknown): ProviderInfo | str
   const d = doc as Record<string, unknown>;
   if (d.issuer !== issuer) return "document issuer differs from the token issuer";
   if (typeof d.jwks_uri !== "string" || d.jwks_uri === "") return "document has no jwks_uri";
-  if (!isAcceptableJwksUri(d.jwks_uri)) return "jwks_uri is not https";
+  if (!isAcceptableJwksUri(d.jwks_uri, issuer)) return "jwks_uri is not https";
   const algs = allowedAlgorithms(d.id_token_signing_alg_values_supported);
   if (algs === null) return "id_token_signing_alg_values_supported is not an array";
   return { issuer, jwksUri: d.jwks_uri, algs };

@@ -26,9 +26,10 @@ const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 /**
  * A redirect target is followed only if it passes the issuer rules (behaviour §3.3, octo-sts
  * `CheckRedirect`), both as resolved and, when absolute, as written: WHATWG resolution would
- * normalise away what Go rejects (dot segments, Unicode hosts).
+ * normalise away what Go rejects (dot segments, Unicode hosts). A chain that started over https
+ * never continues over http (which the rules allow on loopback only).
  */
-function redirectTarget(location: string, from: string): string | null {
+function redirectTarget(location: string, from: string, start: string): string | null {
   let target: URL;
   try {
     target = new URL(location, from);
@@ -36,6 +37,8 @@ function redirectTarget(location: string, from: string): string | null {
     return null;
   }
   if (!isValidIssuer(target.href)) return null;
+  // Plain http (loopback only, by the issuer rules) is for local issuers: an https chain never goes there.
+  if (target.protocol === "http:" && !start.startsWith("http:")) return null;
   if (HAS_SCHEME.test(location) && !isValidIssuer(location)) return null;
   if (location.includes("..")) return null;
   return target.href;
@@ -96,7 +99,7 @@ export async function fetchJsonBounded(
         if (hop >= options.maxRedirects)
           return { ok: false, detail: `more than ${options.maxRedirects} redirects` };
         const location = response.headers.get("location");
-        const next = location === null ? null : redirectTarget(location, current);
+        const next = location === null ? null : redirectTarget(location, current, url);
         if (next === null)
           return { ok: false, detail: `redirect ${response.status} to a URL failing the issuer rules` };
         current = next;

@@ -113,3 +113,65 @@ describe("headers naming other keys are never followed (jku, x5u, jwk, x5c)", ()
     expect(h.fetches.some((u) => u.includes("attacker.example"))).toBe(false);
   });
 });
+
+describe("an https issuer cannot steer fetches to plain http on loopback (a developer's machine under wrangler dev)", () => {
+  /** An unsigned token for `iss`: discovery and JWKS are fetched before the signature can fail. */
+  function unsigned(iss: string): string {
+    const b64 = (v: unknown) =>
+      btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+    return `${b64({ alg: "RS256", kid: "k" })}.${b64({ iss, sub: "s", exp: 4_000_000_000 })}.c2ln`;
+  }
+
+  function stub(answers: Record<string, () => Response>) {
+    const fetched: string[] = [];
+    const fetchFn: FetchFn = async (input) => {
+      const url = String(input instanceof Request ? input.url : input);
+      fetched.push(url);
+      const answer = answers[url];
+      return answer ? answer() : new Response(JSON.stringify({ keys: [] }), { status: 200 });
+    };
+    return { runtime: createRuntime(testEnv(), { clock: new ManualClock(), fetch: fetchFn }), fetched };
+  }
+
+  const ISS = "https://issuer.example.com";
+  const DISCOVERY = `${ISS}/.well-known/openid-configuration`;
+  const doc = (jwks_uri: string) => () =>
+    new Response(JSON.stringify({ issuer: ISS, jwks_uri }), {
+      headers: { "content-type": "application/json" },
+    });
+
+  it.each(["http://127.0.0.1:8787/jwks", "http://localhost:8787/jwks", "http://[::1]:8787/jwks"])(
+    "jwks_uri %s is refused",
+    async (jwksUri) => {
+      const s = stub({ [DISCOVERY]: doc(jwksUri) });
+      expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+      expect(s.fetched).toEqual([DISCOVERY]);
+    },
+  );
+
+  it.each(["http://127.0.0.1:8787/.well-known/openid-configuration", "http://localhost:6379/"])(
+    "a redirect of discovery to %s is not followed",
+    async (location) => {
+      const s = stub({ [DISCOVERY]: () => new Response(null, { status: 302, headers: { location } }) });
+      expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+      expect(s.fetched).toEqual([DISCOVERY]);
+    },
+  );
+
+  it("a redirect of the JWKS to loopback http is not followed either", async () => {
+    const jwks = "https://keys.example.com/jwks";
+    const s = stub({
+      [DISCOVERY]: doc(jwks),
+      [jwks]: () => new Response(null, { status: 307, headers: { location: "http://127.0.0.1:8787/k" } }),
+    });
+    expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+    expect(s.fetched).toEqual([DISCOVERY, jwks]);
+  });
+
+  it("an https jwks_uri on another host is still fetched (as upstream)", async () => {
+    const jwks = "https://keys.example.com/jwks";
+    const s = stub({ [DISCOVERY]: doc(jwks) });
+    await verifyBearer(s.runtime, unsigned(ISS));
+    expect(s.fetched).toEqual([DISCOVERY, jwks]);
+  });
+});
