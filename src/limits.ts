@@ -72,6 +72,12 @@ export const APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS = 60;
 export const INSTALLATION_TTL = HOUR;
 export const INSTALLATION_NOT_FOUND_TTL = 5 * MINUTE;
 export const MAX_POLICY_BYTES = 1024 * 1024;
+/**
+ * Policy texts are chosen by whoever can push to a repository the App is installed on, up to 1 MiB
+ * each: isolate memory keeps at most this many characters of them per cache (raw texts; compiled
+ * policies), so a few hundred large files cannot exhaust the isolate's 128 MB.
+ */
+export const MEMORY_POLICY_TEXT_BUDGET = 8 * MAX_POLICY_BYTES;
 export const POLICY_FRESH_TTL = 5 * MINUTE;
 export const POLICY_MEMORY_TTL = MINUTE;
 export const POLICY_STALE_TTL = HOUR;

@@ -10,7 +10,7 @@
 import { Lru, sha256Hex } from "../cache";
 import { type Failure, failure, type Result } from "../errors";
 import { findInstallation, isPolicyKnownMissing, mintInstallationToken, readPolicy } from "../github";
-import { MEMORY_CACHE_ENTRIES } from "../limits";
+import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../limits";
 import { verifyBearer } from "../oidc";
 import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../policy";
 import { type Runtime, stateOf } from "../runtime";
@@ -43,14 +43,20 @@ function compiled(runtime: Runtime, text: string, kind: PolicyKind): LoadResult 
   const memo = stateOf(
     runtime,
     `exchange.compiled.${kind}`,
-    () => new Lru<LoadResult>(MEMORY_CACHE_ENTRIES.compiledPolicies),
+    // Keyed by the text, so weighed by it: large policies must not pile up in the isolate.
+    () =>
+      new Lru<{ text: string; loaded: LoadResult }>(
+        MEMORY_CACHE_ENTRIES.compiledPolicies,
+        MEMORY_POLICY_TEXT_BUDGET,
+        (entry) => entry.text.length,
+      ),
   );
-  let loaded = memo.get(text);
-  if (loaded === undefined) {
-    loaded = loadPolicy(text, kind);
-    memo.set(text, loaded);
+  let entry = memo.get(text);
+  if (entry === undefined) {
+    entry = { text, loaded: loadPolicy(text, kind) };
+    memo.set(text, entry);
   }
-  return loaded;
+  return entry.loaded;
 }
 
 /** Runs the exchange; the caller turns the result into a response (success shapes or the error body). */

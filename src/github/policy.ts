@@ -16,6 +16,7 @@ import { fail, ok, type Result } from "../errors";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
+  MEMORY_POLICY_TEXT_BUDGET,
   POLICY_FRESH_TTL,
   POLICY_MEMORY_TTL,
   POLICY_NOT_FOUND_TTL,
@@ -28,19 +29,12 @@ import type { Installation, PolicyText, Waiter } from "./types";
 
 type Cached = { text: string } | { missing: true };
 
-/**
- * Policy texts are chosen by whoever can push to a repository the App is installed on, up to 1 MiB
- * each: isolate memory keeps at most this many characters of them (the rest is read from KV), so a
- * few hundred large files cannot exhaust the isolate's 128 MB.
- */
-const MEMORY_TEXT_BUDGET = 8 * MAX_POLICY_BYTES;
-
 function tier(rt: Runtime) {
   return rt.caches.tier<Cached>({
     name: "gh-policy",
     memoryEntries: MEMORY_CACHE_ENTRIES.policies,
     memoryMaxMs: POLICY_MEMORY_TTL,
-    memoryMaxWeight: MEMORY_TEXT_BUDGET,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET, // the rest is read from KV
     weigh: (cached) => ("text" in cached ? cached.text.length : 0),
   });
 }
