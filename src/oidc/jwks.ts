@@ -8,6 +8,7 @@
  */
 
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import { Lru } from "../cache";
 import {
   ISSUER_FAILURE_TTL,
   ISSUER_FETCH_TIMEOUT,
@@ -43,15 +44,15 @@ function cacheKey(provider: ProviderInfo): string {
 interface JwksState {
   /** Key sets built from cached values, keyed by the cached object itself (so warm paths reuse them). */
   sets: WeakMap<StoredJwks, KeySet>;
-  /** Issuer → time (clock ms) of the last JWKS fetch, for the unknown-`kid` cool-down. */
-  lastFetch: Map<string, number>;
+  /** Issuer → time (clock ms) of the last JWKS fetch, for the unknown-`kid` cool-down (bounded). */
+  lastFetch: Lru<number>;
   inflight: Map<string, Promise<StoredJwks | string>>;
 }
 
 function state(runtime: Runtime): JwksState {
   return stateOf(runtime, "oidc.jwks", () => ({
     sets: new WeakMap(),
-    lastFetch: new Map(),
+    lastFetch: new Lru<number>(MEMORY_CACHE_ENTRIES.jwks),
     inflight: new Map(),
   }));
 }
