@@ -12,6 +12,7 @@
  * the identity as written (it names a file).
  */
 
+import { readCapped } from "../body";
 import { fail, ok, type Result } from "../errors";
 import {
   MAX_POLICY_BYTES,
@@ -64,34 +65,17 @@ export async function evictPolicy(rt: Runtime, owner: string, repo: string, iden
   await tier(rt).delete(keyOf(rt, owner, repo, identity));
 }
 
-/** Reads at most `limit` bytes of a body; undefined when it is longer (counted while streaming). */
-async function readCapped(response: Response, limit: number): Promise<Uint8Array | undefined> {
+/**
+ * The policy bytes, at most `limit` (counted while streaming); null when longer. A declared length over
+ * the limit is refused without reading (a smaller one proves nothing).
+ */
+async function readPolicyBytes(response: Response, limit: number): Promise<Uint8Array | null> {
   const declared = Number(response.headers.get("Content-Length") ?? "NaN");
   if (Number.isFinite(declared) && declared > limit) {
     await response.body?.cancel();
-    return undefined;
+    return null;
   }
-  if (response.body === null) return new Uint8Array();
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return readCapped(response.body, limit);
 }
 
 /** Revokes a policy-read token; failures are only logged (behaviour §6.3 step 4). */
@@ -219,8 +203,8 @@ async function readFile(
     await response.body?.cancel();
     return fail("GITHUB_UNAVAILABLE", { owner, identity }, describe(call, response.status));
   }
-  const bytes = await readCapped(response, MAX_POLICY_BYTES);
-  if (bytes === undefined) {
+  const bytes = await readPolicyBytes(response, MAX_POLICY_BYTES);
+  if (bytes === null) {
     return fail("POLICY_NOT_FOUND", { identity }, `github policy read: file over ${MAX_POLICY_BYTES} bytes`);
   }
   const text = new TextDecoder().decode(bytes);

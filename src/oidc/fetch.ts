@@ -9,6 +9,7 @@
  * status code, and none of it reaches the caller.
  */
 
+import { readCapped } from "../body";
 import type { Runtime } from "../runtime";
 import { isValidIssuer } from "./syntax";
 
@@ -42,34 +43,6 @@ function redirectTarget(location: string, from: string, start: string): string |
   if (HAS_SCHEME.test(location) && !isValidIssuer(location)) return null;
   if (location.includes("..")) return null;
   return target.href;
-}
-
-/** Reads at most `maxBytes` of `body`; null once it goes over (the stream is cancelled). */
-async function readCapped(
-  body: ReadableStream<Uint8Array> | null,
-  maxBytes: number,
-): Promise<Uint8Array | null> {
-  if (body === null) return new Uint8Array();
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
 }
 
 function describe(error: unknown): string {
