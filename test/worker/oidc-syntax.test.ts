@@ -11,54 +11,14 @@ import {
   isValidSubject,
   normalizeIssuer,
 } from "../../src/oidc";
-
-const VALID_ISSUERS = [
-  "https://example.com",
-  "https://example.com/path",
-  "https://example.com/auth/realms/master",
-  "https://example.com:8443",
-  "http://localhost:8080",
-  "http://127.0.0.1:8080",
-  "http://[::1]:8080",
-  "https://example.com/",
-  "https://example.com/path/",
-  "https://example.com/admin",
-  "https://keycloak.example.com:8443/auth/realms/master",
-  "https://example.com/user~name/path",
-];
-
-const INVALID_ISSUERS = [
-  "",
-  "not-a-url",
-  `https://${"a".repeat(300)}.com`,
-  "http://example.com",
-  "ftp://example.com",
-  "example.com",
-  "https://example.com?param=value",
-  "https://example.com#fragment",
-  "https://example.com/path?query=value#fragment",
-  "https://example.com/controllablepath#",
-  "https://user:pass@example.com",
-  "https://user@example.com",
-  "https://example.com/../admin",
-  "https://example.com/auth/../admin",
-  "https://example\n.com",
-  "https://example\t.com",
-  "https://example .com",
-  "https://",
-  "https://example.com/<script>",
-  "https://example.com/path%2F..%2Fadmin",
-  "https://example.com//admin",
-  "https://example.com///admin",
-  "https://example.com/path~~backup",
-  "https://example.com/config~",
-  "https://example.com/./admin",
-  "https://example.com/~/admin",
-  `https://example.com/${"a".repeat(151)}`,
-  "https://exämple.com",
-  "https://eⓍample.com",
-  "https://еxample.com",
-];
+import {
+  INVALID_AUDIENCES,
+  INVALID_ISSUERS,
+  INVALID_SUBJECTS,
+  VALID_AUDIENCES,
+  VALID_ISSUERS,
+  VALID_SUBJECTS,
+} from "../shared/syntax-vectors";
 
 describe("isValidIssuer (behaviour §14.3)", () => {
   it.each(VALID_ISSUERS)("accepts %j", (iss) => {
@@ -74,55 +34,18 @@ describe("isValidIssuer (behaviour §14.3)", () => {
 });
 
 describe("isValidSubject / isValidAudience (behaviour §14.3)", () => {
-  it.each([
-    "user123",
-    "123e4567-e89b-12d3-a456-426614174000",
-    "1234567890",
-    "user-name_123",
-    "user.name.123",
-    "a".repeat(255),
-    "UserName123",
-    "user+tag",
-    "user=value",
-    "10769150350006150715113082367",
-    "repo:octo-org/octo-repo:ref:refs/heads/main",
-    "okta|00uhzsq8pw5e6bWGe0h7",
-    "24400320",
-    "AItOawmwtWwcT0k51BayewNvutrJUqsvl6qs7A4",
-    "用户123",
-    "user😀123",
-  ])("subject %j is valid", (sub) => {
+  it.each(VALID_SUBJECTS)("subject %j is valid", (sub) => {
     expect(isValidSubject(sub)).toBe(true);
   });
-  it.each([
-    "",
-    "a".repeat(256),
-    "user 123",
-    "user\t123",
-    "user123\n",
-    "user123\r",
-    "user\x00123",
-    "user'123",
-    'user"123',
-    "user<script>alert(1)</script>",
-    "user[123]",
-    "user{123}",
-    "user;123",
-  ])("subject %j is invalid", (sub) => {
+  it.each(INVALID_SUBJECTS)("subject %j is invalid", (sub) => {
     expect(isValidSubject(sub)).toBe(false);
   });
-  it.each(["service123", "service-123", "service_123", "service.123", "service:123", "service/path"])(
-    "audience %j is valid",
-    (aud) => {
-      expect(isValidAudience(aud)).toBe(true);
-    },
-  );
-  it.each(["", "\x00".repeat(200), "service 123", "service123\n", "service<script>", "service@domain"])(
-    "audience %j is invalid",
-    (aud) => {
-      expect(isValidAudience(aud)).toBe(false);
-    },
-  );
+  it.each(VALID_AUDIENCES)("audience %j is valid", (aud) => {
+    expect(isValidAudience(aud)).toBe(true);
+  });
+  it.each(INVALID_AUDIENCES)("audience %j is invalid", (aud) => {
+    expect(isValidAudience(aud)).toBe(false);
+  });
 });
 
 function b64(value: unknown): string {
