@@ -102,20 +102,34 @@ export async function githubFetch(
   };
 }
 
+/** GitHub refused a request for its rate limit; the seconds to tell the caller, when GitHub said. */
+export interface RateLimit {
+  retryAfterSeconds: number | undefined;
+}
+
 /**
  * decisions §3.8: only 429, `X-RateLimit-Remaining: 0` or a `Retry-After` make a rate limit (a bare
- * 403 does not, octo-sts#1684). Answers the seconds to tell the caller, or undefined when not limited.
+ * 403 does not, octo-sts#1684). Answers undefined when the response is not a rate limit.
  * GitHub refuses a request for its rate limit with 403 or 429 only: any other answer (a 404, a 422)
  * was processed, even when it used the last of the quota, and means what it says (a deleted policy
- * must not be replaced by its stale copy).
+ * must not be replaced by its stale copy). A 429 is a rate limit even when it says nothing about when
+ * to retry; a 403 is one only when its headers give a time to wait (GitHub always sends
+ * `X-RateLimit-Reset` beside `X-RateLimit-Remaining`), else it stays a plain 403.
  */
-export function rateLimitOf(response: Response, clock: Clock): number | undefined {
+export function rateLimitOf(response: Response, clock: Clock): RateLimit | undefined {
   const retryAfter = response.headers.get("Retry-After");
   const remaining = response.headers.get("X-RateLimit-Remaining");
   const limited =
     response.status === 429 ||
     (response.status === 403 && (remaining?.trim() === "0" || retryAfter !== null));
   if (!limited) return undefined;
+  const retryAfterSeconds = secondsToWait(response, retryAfter, clock);
+  if (retryAfterSeconds === undefined && response.status !== 429) return undefined;
+  return { retryAfterSeconds };
+}
+
+/** `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`, as seconds from now. */
+function secondsToWait(response: Response, retryAfter: string | null, clock: Clock): number | undefined {
   if (retryAfter !== null) {
     const trimmed = retryAfter.trim();
     if (/^\d+$/.test(trimmed)) return Number(trimmed);

@@ -49,9 +49,10 @@ async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promi
   const sent = await githubFetch(rt, call);
   if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { ...sent.failure.args, owner } } };
   const response = sent.response;
-  const retryAfterSeconds = rateLimitOf(response, rt.clock);
-  if (retryAfterSeconds !== undefined || response.status === 429) {
+  const limit = rateLimitOf(response, rt.clock);
+  if (limit !== undefined) {
     await response.body?.cancel();
+    const { retryAfterSeconds } = limit;
     return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, response.status));
   }
   if (response.status === 404) {

@@ -12,7 +12,7 @@
 
 import { type Failure, fail, ok, type Result } from "../errors";
 import type { Runtime } from "../runtime";
-import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf } from "./http";
+import { describe, type GitHubCall, githubFetch, jsonOf, type RateLimit, rateLimitOf } from "./http";
 import { findInstallation, forgetInstallation } from "./installation";
 import { appJwt, dropAppJwt } from "./jwt";
 import type { Installation, MintedToken, TokenRequest } from "./types";
@@ -20,7 +20,7 @@ import type { Installation, MintedToken, TokenRequest } from "./types";
 /** A mint's answer, before the caller decides what it means for its purpose. */
 export type MintOutcome =
   | { kind: "minted"; token: MintedToken }
-  | { kind: "refused"; status: number; retryAfterSeconds?: number; detail: string }
+  | { kind: "refused"; status: number; rateLimit?: RateLimit; detail: string }
   | { kind: "failed"; failure: Failure };
 
 /** The JSON body, member order as go-github writes it (behaviour §14.4 compares it byte for byte). */
@@ -63,11 +63,10 @@ async function post(
   }
   await response.body?.cancel();
   if (response.status === 401) dropAppJwt(rt);
-  const retryAfterSeconds = rateLimitOf(response, rt.clock);
   return {
     kind: "refused",
     status: response.status,
-    retryAfterSeconds,
+    rateLimit: rateLimitOf(response, rt.clock),
     detail: describe(call, response.status),
   };
 }
@@ -105,8 +104,9 @@ export async function mintInstallationToken(
     case "failed":
       return { ok: false, failure: { ...outcome.failure, args: { ...outcome.failure.args, owner } } };
     case "refused":
-      if (outcome.retryAfterSeconds !== undefined || outcome.status === 429) {
-        return fail("RATE_LIMITED", { owner, retryAfterSeconds: outcome.retryAfterSeconds }, outcome.detail);
+      if (outcome.rateLimit !== undefined) {
+        const { retryAfterSeconds } = outcome.rateLimit;
+        return fail("RATE_LIMITED", { owner, retryAfterSeconds }, outcome.detail);
       }
       // 422: the App or the installation lacks a permission or repository the policy asks for. A bare
       // 403 on a mint says the same in other words. Either way the caller learns only the reason.

@@ -141,8 +141,8 @@ export async function readPolicy(
     return { ok: false, failure: { ...minted.failure, args: { ...minted.failure.args, owner, identity } } };
   }
   if (minted.kind === "refused") {
-    if (minted.retryAfterSeconds !== undefined || minted.status === 429) {
-      return rateLimited(minted.retryAfterSeconds, minted.detail);
+    if (minted.rateLimit !== undefined) {
+      return rateLimited(minted.rateLimit.retryAfterSeconds, minted.detail);
     }
     // 422: the repository is not one the installation can read (absent, or not selected) — to the
     // caller that is a policy that cannot be found (decisions §2.1).
@@ -181,10 +181,10 @@ async function readFile(
   const sent = await githubFetch(rt, call);
   if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { owner, identity } } };
   const response = sent.response;
-  const retryAfterSeconds = rateLimitOf(response, rt.clock);
-  if (retryAfterSeconds !== undefined || response.status === 429) {
+  const limit = rateLimitOf(response, rt.clock);
+  if (limit !== undefined) {
     await response.body?.cancel();
-    return rateLimited(retryAfterSeconds, describe(call, response.status));
+    return rateLimited(limit.retryAfterSeconds, describe(call, response.status));
   }
   if (response.status === 404) {
     await response.body?.cancel();
