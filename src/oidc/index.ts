@@ -14,7 +14,12 @@ import { compactVerify, type JWSHeaderParameters, type KeyObject } from "jose";
 import { Lru } from "../cache";
 import { epochSeconds } from "../clock";
 import { fail, ok, type Result } from "../errors";
-import { FUTURE_SKEW_SECONDS, MEMORY_CACHE_ENTRIES, SUPPORTED_JWS_ALGORITHMS } from "../limits";
+import {
+  EXP_LEEWAY_SECONDS,
+  FUTURE_SKEW_SECONDS,
+  MEMORY_CACHE_ENTRIES,
+  SUPPORTED_JWS_ALGORITHMS,
+} from "../limits";
 import { type Runtime, stateOf } from "../runtime";
 import { discover, type ProviderInfo } from "./discovery";
 import { type KeySet, loadKeySet, mayRefetch } from "./jwks";
@@ -118,7 +123,8 @@ function checkTimes(runtime: Runtime, claims: Record<string, unknown>): Result<v
   if (typeof exp !== "number" || !Number.isFinite(exp))
     return fail("TOKEN_EXPIRED", {}, "exp missing or not a number");
   // Exact time, not whole seconds: a NumericDate may be fractional, and zero leeway means zero.
-  if (runtime.clock.now() >= exp * 1000) return fail("TOKEN_EXPIRED", {}, `expired: exp ${exp}, now ${now}`);
+  if (runtime.clock.now() >= (exp + EXP_LEEWAY_SECONDS) * 1000)
+    return fail("TOKEN_EXPIRED", {}, `expired: exp ${exp}, now ${now}`);
   for (const [name, value] of [
     ["nbf", nbf],
     ["iat", iat],
