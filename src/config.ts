@@ -52,8 +52,12 @@ export interface IssuerAllowlist {
 export const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
 export const DEFAULT_ORG_POLICY_REPO = ".github";
 
-/** A repository name as GitHub allows it (decisions §3.4), used for ORG_POLICY_REPO. */
-export const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;
+
+/** A repository name as GitHub allows it (decisions §3.4): ORG_POLICY_REPO and the repo of a scope. */
+export function isRepoName(name: string): boolean {
+  return REPO_NAME.test(name) && name !== "." && name !== "..";
+}
 
 function misconfigured(setting: string, detail: string): { ok: false; failure: Failure } {
   return { ok: false, failure: failure("MISCONFIGURED", { setting }, `${setting}: ${detail}`) };
@@ -116,7 +120,7 @@ export function loadConfig(env: Env): Result<Config> {
   let orgPolicyRepo = DEFAULT_ORG_POLICY_REPO;
   if (env.ORG_POLICY_REPO !== undefined) {
     orgPolicyRepo = String(env.ORG_POLICY_REPO).trim();
-    if (!REPO_NAME.test(orgPolicyRepo) || orgPolicyRepo === "." || orgPolicyRepo === "..") {
+    if (!isRepoName(orgPolicyRepo)) {
       return misconfigured("ORG_POLICY_REPO", "not a repository name");
     }
   }

@@ -4,7 +4,7 @@
  * GitHub URL path (octo-sts substituted `identity` into the path unchecked; `../x` read another file).
  */
 
-import { REPO_NAME } from "../config";
+import { isRepoName } from "../config";
 import { fail, ok, type Result } from "../errors";
 import { MAX_IDENTITY_LENGTH } from "../limits";
 
@@ -34,7 +34,7 @@ export function resolveTarget(scope: string, identity: string, orgPolicyRepo: st
   const parts = scope.split("/");
   const owner = parts[0] ?? "";
   const repo = parts[1];
-  const validRepo = repo === undefined || (REPO_NAME.test(repo) && repo !== "." && repo !== "..");
+  const validRepo = repo === undefined || isRepoName(repo);
   if (parts.length > 2 || !OWNER.test(owner) || !validRepo) {
     return fail("INVALID_SCOPE", { scope }, "scope is not owner or owner/repo");
   }
