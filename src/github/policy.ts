@@ -45,6 +45,7 @@ function keyOf(rt: Runtime, owner: string, repo: string, identity: string): stri
   return `${base}|${owner.toLowerCase()}/${repo.toLowerCase()}|${identity}`;
 }
 
+/** Where a policy lives in its repository (behaviour §4.1). */
 export function policyPath(identity: string): string {
   return `.github/chainguard/${identity}.sts.yaml`;
 }
@@ -173,7 +174,7 @@ async function readFile(
   // 2. The file from the default branch (no `ref`), as raw bytes.
   const call: GitHubCall = {
     method: "GET",
-    path: `/repos/${seg(owner)}/${seg(repo)}/contents/.github/chainguard/${seg(identity)}.sts.yaml`,
+    path: `/repos/${seg(owner)}/${seg(repo)}/contents/${policyPath(seg(identity))}`,
     authorization: `token ${readToken}`,
     accept: GITHUB_RAW,
     what: "policy read",
