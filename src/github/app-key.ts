@@ -6,9 +6,7 @@
  * a PKCS#1 key in a PKCS#8 `PrivateKeyInfo` with a few lines of DER instead of a dependency.
  */
 
-export type AppKeyResult =
-  | { ok: true; pkcs8Pem: string; pkcs8Der: Uint8Array }
-  | { ok: false; problem: string };
+export type AppKeyResult = { ok: true; pkcs8Pem: string } | { ok: false; problem: string };
 
 const PEM = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/;
 
@@ -94,5 +92,5 @@ export function parseAppPrivateKey(raw: string | undefined): AppKeyResult {
   else return { ok: false, problem: `unsupported PEM type "${label}" (GitHub App keys are RSA)` };
   const lines = bytesToBase64(pkcs8).match(/.{1,64}/g) ?? [];
   const pkcs8Pem = `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
-  return { ok: true, pkcs8Pem, pkcs8Der: pkcs8 };
+  return { ok: true, pkcs8Pem };
 }
