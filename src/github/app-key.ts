@@ -1,7 +1,7 @@
 /**
  * @module github/app-key
  * The GitHub App private key as GitHub hands it out. GitHub issues PKCS#1 (`BEGIN RSA PRIVATE KEY`);
- * Web Crypto (and so jose and @octokit/auth-app in workerd) imports only PKCS#8. This module accepts
+ * Web Crypto (and so jose, which signs the App JWT) imports only PKCS#8. This module accepts
  * either, with real newlines or literal `\n` sequences (how keys survive many secret stores), and wraps
  * a PKCS#1 key in a PKCS#8 `PrivateKeyInfo` with a few lines of DER instead of a dependency.
  */

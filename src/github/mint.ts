@@ -2,8 +2,9 @@
  * @module github/mint
  * Installation tokens (behaviour §6.4): a direct `POST /app/installations/{id}/access_tokens` with
  * `{"repositories":[…],"permissions":{…}}` exactly as asked, `repositories` omitted when not given.
- * One fresh token per call: nothing here caches or de-duplicates tokens (decisions §3.13; that is why
- * `@octokit/auth-app`, which does both, is not used for installation tokens — toolchain.md).
+ * One fresh token per call: nothing here caches or de-duplicates tokens (decisions §3.13; one reason
+ * `@octokit/auth-app`, which does both, is not a dependency — toolchain.md, and github/jwt.ts for the
+ * App JWT).
  *
  * A 404 for an installation id that came from the cache means the App was uninstalled (and perhaps
  * reinstalled under a new id): the cached id is dropped, the owner looked up again once, and the mint

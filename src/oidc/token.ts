@@ -3,7 +3,6 @@
  * The unverified read of a bearer token (behaviour §3.1): split, strict base64url, JSON, and the one
  * issuer normalisation upstream applies. Nothing here is trusted; it only decides where discovery goes
  * (after the issuer rules and the deployment allowlist) and which key and algorithm to try.
- * Also used by the CLI's `explain --token`.
  */
 
 import { fail, ok, type Result } from "../errors";
