@@ -92,6 +92,11 @@ export function failure(reason: Reason, args: FailureArgs = {}, detail?: string)
   return detail === undefined ? { reason, args } : { reason, args, detail };
 }
 
+/** `f` with more message arguments: what a lower stage did not know (the owner, the identity). */
+export function withArgs(f: Failure, args: FailureArgs): Failure {
+  return { ...f, args: { ...f.args, ...args } };
+}
+
 /** gRPC codes used on the wire (behaviour §2.4). */
 export const GrpcCode = {
   INVALID_ARGUMENT: 3,

@@ -8,7 +8,7 @@
  */
 
 import { Lru, sha256Hex } from "../cache";
-import { type Failure, failure, type Result } from "../errors";
+import { type Failure, failure, type Result, withArgs } from "../errors";
 import { findInstallation, isPolicyKnownMissing, mintInstallationToken, readPolicy } from "../github";
 import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../limits";
 import { verifyBearer } from "../oidc";
@@ -26,8 +26,7 @@ export interface ExchangeSuccess {
 
 /** Identity-bearing messages need the identity even when a lower stage did not know it. */
 function withIdentity(f: Failure, identity: string): Failure {
-  if (f.args.identity !== undefined) return f;
-  return { ...f, args: { ...f.args, identity } };
+  return f.args.identity === undefined ? withArgs(f, { identity }) : f;
 }
 
 function claimString(claims: Record<string, unknown>, name: string): string | undefined {

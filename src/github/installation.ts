@@ -9,7 +9,7 @@
  * {@link forgetInstallation} and looks up again once.
  */
 
-import { fail, ok, type Result } from "../errors";
+import { fail, ok, type Result, withArgs } from "../errors";
 import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../limits";
 import type { Runtime } from "../runtime";
 import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf, seg } from "./http";
@@ -47,7 +47,7 @@ async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promi
     what: `installation lookup (${kind})`,
   };
   const sent = await githubFetch(rt, call);
-  if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { ...sent.failure.args, owner } } };
+  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
   const response = sent.response;
   const limit = rateLimitOf(response, rt.clock);
   if (limit !== undefined) {

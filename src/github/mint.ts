@@ -11,7 +11,7 @@
  * retried with what that lookup found.
  */
 
-import { type Failure, fail, ok, type Result } from "../errors";
+import { type Failure, fail, failure, ok, type Result, withArgs } from "../errors";
 import type { Runtime } from "../runtime";
 import { describe, type GitHubCall, githubFetch, jsonOf, type RateLimit, rateLimitOf } from "./http";
 import { findInstallation, forgetInstallation } from "./installation";
@@ -59,7 +59,7 @@ async function post(
     }
     return {
       kind: "failed",
-      failure: { reason: "GITHUB_UNAVAILABLE", args: {}, detail: `github ${what}: unreadable token body` },
+      failure: failure("GITHUB_UNAVAILABLE", {}, `github ${what}: unreadable token body`),
     };
   }
   await response.body?.cancel();
@@ -103,7 +103,7 @@ export async function mintInstallationToken(
     case "minted":
       return ok(outcome.token);
     case "failed":
-      return { ok: false, failure: { ...outcome.failure, args: { ...outcome.failure.args, owner } } };
+      return { ok: false, failure: withArgs(outcome.failure, { owner }) };
     case "refused":
       if (outcome.rateLimit !== undefined) {
         const { retryAfterSeconds } = outcome.rateLimit;

@@ -13,7 +13,7 @@
  */
 
 import { readCapped } from "../body";
-import { fail, ok, type Result } from "../errors";
+import { fail, ok, type Result, withArgs } from "../errors";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
@@ -139,7 +139,7 @@ export async function readPolicy(
     "policy read-token mint",
   );
   if (minted.kind === "failed") {
-    return { ok: false, failure: { ...minted.failure, args: { ...minted.failure.args, owner, identity } } };
+    return { ok: false, failure: withArgs(minted.failure, { owner, identity }) };
   }
   if (minted.kind === "refused") {
     if (minted.rateLimit !== undefined) {
@@ -180,7 +180,7 @@ async function readFile(
     what: "policy read",
   };
   const sent = await githubFetch(rt, call);
-  if (!sent.ok) return { ok: false, failure: { ...sent.failure, args: { owner, identity } } };
+  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner, identity }) };
   const response = sent.response;
   const limit = rateLimitOf(response, rt.clock);
   if (limit !== undefined) {
