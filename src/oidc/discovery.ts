@@ -13,9 +13,7 @@ import {
   DEFAULT_JWS_ALGORITHM,
   DISCOVERY_TTL,
   ISSUER_FAILURE_TTL,
-  ISSUER_FETCH_TIMEOUT,
   MAX_DISCOVERY_BYTES,
-  MAX_ISSUER_REDIRECTS,
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
 } from "../limits";
@@ -124,11 +122,7 @@ export async function discover(runtime: Runtime, issuer: string): Promise<Result
 
 async function fetchDiscovery(runtime: Runtime, issuer: string): Promise<Result<ProviderInfo>> {
   const url = issuer.replace(/\/$/, "") + WELL_KNOWN;
-  const fetched = await fetchJsonBounded(runtime, url, {
-    maxBytes: MAX_DISCOVERY_BYTES,
-    timeoutMs: ISSUER_FETCH_TIMEOUT,
-    maxRedirects: MAX_ISSUER_REDIRECTS,
-  });
+  const fetched = await fetchJsonBounded(runtime, url, MAX_DISCOVERY_BYTES);
   const parsed = fetched.ok ? parseDiscovery(issuer, fetched.value) : fetched.detail;
   if (typeof parsed === "string") {
     await issuerFailureTier(runtime).put(`discovery ${issuer}`, parsed, { ttlMs: ISSUER_FAILURE_TTL });

@@ -10,14 +10,9 @@
  */
 
 import { readCapped } from "../body";
+import { ISSUER_FETCH_TIMEOUT, MAX_ISSUER_REDIRECTS } from "../limits";
 import type { Runtime } from "../runtime";
 import { isValidIssuer } from "./syntax";
-
-export interface BoundedFetchOptions {
-  maxBytes: number;
-  timeoutMs: number;
-  maxRedirects: number;
-}
 
 export type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };
 
@@ -51,13 +46,13 @@ function describe(error: unknown): string {
   return "error";
 }
 
-/** GETs `url` and parses its JSON body, within the bounds of `options`. */
+/** GETs `url` and parses its JSON body of at most `maxBytes`, within the issuer fetch bounds. */
 export async function fetchJsonBounded(
   runtime: Runtime,
   url: string,
-  options: BoundedFetchOptions,
+  maxBytes: number,
 ): Promise<FetchJsonResult> {
-  const signal = AbortSignal.timeout(options.timeoutMs);
+  const signal = AbortSignal.timeout(ISSUER_FETCH_TIMEOUT);
   let current = url;
   try {
     for (let hop = 0; ; hop++) {
@@ -69,8 +64,8 @@ export async function fetchJsonBounded(
       });
       if (REDIRECT_STATUSES.has(response.status)) {
         await response.body?.cancel().catch(() => {});
-        if (hop >= options.maxRedirects)
-          return { ok: false, detail: `more than ${options.maxRedirects} redirects` };
+        if (hop >= MAX_ISSUER_REDIRECTS)
+          return { ok: false, detail: `more than ${MAX_ISSUER_REDIRECTS} redirects` };
         const location = response.headers.get("location");
         const next = location === null ? null : redirectTarget(location, current, url);
         if (next === null)
@@ -82,8 +77,8 @@ export async function fetchJsonBounded(
         await response.body?.cancel().catch(() => {});
         return { ok: false, detail: `status ${response.status}` };
       }
-      const bytes = await readCapped(response.body, options.maxBytes);
-      if (bytes === null) return { ok: false, detail: `body larger than ${options.maxBytes} bytes` };
+      const bytes = await readCapped(response.body, maxBytes);
+      if (bytes === null) return { ok: false, detail: `body larger than ${maxBytes} bytes` };
       try {
         return { ok: true, value: JSON.parse(new TextDecoder().decode(bytes)), url: current };
       } catch {

@@ -11,10 +11,8 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { Lru } from "../cache";
 import {
   ISSUER_FAILURE_TTL,
-  ISSUER_FETCH_TIMEOUT,
   JWKS_REFETCH_COOLDOWN,
   JWKS_TTL,
-  MAX_ISSUER_REDIRECTS,
   MAX_JWKS_BYTES,
   MEMORY_CACHE_ENTRIES,
 } from "../limits";
@@ -134,11 +132,7 @@ async function fetchJwks(
   key: string,
 ): Promise<StoredJwks | string> {
   state(runtime).lastFetch.set(provider.issuer, runtime.clock.now());
-  const fetched = await fetchJsonBounded(runtime, provider.jwksUri, {
-    maxBytes: MAX_JWKS_BYTES,
-    timeoutMs: ISSUER_FETCH_TIMEOUT,
-    maxRedirects: MAX_ISSUER_REDIRECTS,
-  });
+  const fetched = await fetchJsonBounded(runtime, provider.jwksUri, MAX_JWKS_BYTES);
   const stored = fetched.ok ? sanitize(fetched.value) : `jwks: ${fetched.detail}`;
   if (typeof stored === "string") {
     await issuerFailureTier(runtime).put(`jwks ${key}`, stored, { ttlMs: ISSUER_FAILURE_TTL });
