@@ -24,6 +24,11 @@ function json(
   });
 }
 
+/** The detail logged for an exception: its kind, never its message or stack. */
+function unexpected(error: unknown): string {
+  return `unexpected ${error instanceof Error ? error.name : typeof error}`;
+}
+
 async function handleExchange(
   request: Request,
   url: URL,
@@ -41,7 +46,7 @@ async function handleExchange(
       : respondError(result.failure);
   } catch (error) {
     // A bug must never become a stack trace or a token: answer 500 and keep the detail for the audit line.
-    const f = failure("INTERNAL", {}, `unexpected ${error instanceof Error ? error.name : typeof error}`);
+    const f = failure("INTERNAL", {}, unexpected(error));
     audit.refuse(f);
     return respondError(f);
   } finally {
@@ -69,7 +74,7 @@ export async function handle(request: Request, runtime: Runtime, ctx: ExecutionC
     return await route(request, url, runtime, ctx, requestId, (f) => errorResponse(f, { requestId, domain }));
   } catch (error) {
     // Outside the exchange too, a bug answers the catalogue's 500 (with X-Request-Id), never a stack.
-    const detail = `unexpected ${error instanceof Error ? error.name : typeof error}`;
+    const detail = unexpected(error);
     console.error(JSON.stringify({ msg: "sts.error", request_id: requestId, detail }));
     return errorResponse(failure("INTERNAL", {}, detail), { requestId, domain });
   }
