@@ -112,9 +112,8 @@ export interface RateLimit {
  * 403 does not, octo-sts#1684). Answers undefined when the response is not a rate limit.
  * GitHub refuses a request for its rate limit with 403 or 429 only: any other answer (a 404, a 422)
  * was processed, even when it used the last of the quota, and means what it says (a deleted policy
- * must not be replaced by its stale copy). A 429 is a rate limit even when it says nothing about when
- * to retry; a 403 is one only when its headers give a time to wait (GitHub always sends
- * `X-RateLimit-Reset` beside `X-RateLimit-Remaining`), else it stays a plain 403.
+ * must not be replaced by its stale copy). A 429, or a 403 with `X-RateLimit-Remaining: 0` or a
+ * `Retry-After`, is a rate limit even when it says nothing readable about when to retry.
  */
 export function rateLimitOf(response: Response, clock: Clock): RateLimit | undefined {
   const retryAfter = response.headers.get("Retry-After");
@@ -123,9 +122,8 @@ export function rateLimitOf(response: Response, clock: Clock): RateLimit | undef
     response.status === 429 ||
     (response.status === 403 && (remaining?.trim() === "0" || retryAfter !== null));
   if (!limited) return undefined;
-  const retryAfterSeconds = secondsToWait(response, retryAfter, clock);
-  if (retryAfterSeconds === undefined && response.status !== 429) return undefined;
-  return { retryAfterSeconds };
+  // Without a readable time to wait the caller is told the catalogue's default Retry-After.
+  return { retryAfterSeconds: secondsToWait(response, retryAfter, clock) };
 }
 
 /** `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`, as seconds from now. */

@@ -15,6 +15,7 @@ import {
   readPolicy,
   setGitHubRequestTimeout,
 } from "../../src/github";
+import { rateLimitOf } from "../../src/github/http";
 import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
 import type { FaultAnswer } from "../shared/github-double";
 import { github, POLICY, tenant, waiter } from "./github-setup";
@@ -131,5 +132,35 @@ describe("isolate memory is bounded by what policy files weigh, not only by how 
     expect((await readAs("big0")).source).toBe("memory");
     expect((await readAs("foo")).source).toBe("github");
     expect((await readAs("foo")).source).toBe("memory");
+  });
+});
+
+describe("rate limits are recognised by their headers alone (decisions §3.8)", () => {
+  const clock = { now: () => Date.parse("2026-11-26T08:00:00Z") };
+  const answer = (status: number, headers: Record<string, string>) => new Response(null, { status, headers });
+
+  it("a 403 with X-RateLimit-Remaining: 0 and no readable reset is still a rate limit (default Retry-After)", () => {
+    expect(rateLimitOf(answer(403, { "X-RateLimit-Remaining": "0" }), clock)).toEqual({
+      retryAfterSeconds: undefined,
+    });
+    expect(rateLimitOf(answer(403, { "Retry-After": "soon" }), clock)).toEqual({
+      retryAfterSeconds: undefined,
+    });
+    expect(rateLimitOf(answer(429, {}), clock)).toEqual({ retryAfterSeconds: undefined });
+  });
+
+  it("reads the time to wait from Retry-After, else X-RateLimit-Reset", () => {
+    expect(rateLimitOf(answer(403, { "Retry-After": "42" }), clock)).toEqual({ retryAfterSeconds: 42 });
+    const reset = String(Date.parse("2026-11-26T08:10:00Z") / 1000);
+    expect(
+      rateLimitOf(answer(403, { "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset }), clock),
+    ).toEqual({ retryAfterSeconds: 600 });
+  });
+
+  it("a bare 403, and a 404 or 422 at the end of the quota, are not rate limits", () => {
+    expect(rateLimitOf(answer(403, {}), clock)).toBeUndefined();
+    expect(rateLimitOf(answer(403, { "X-RateLimit-Remaining": "12" }), clock)).toBeUndefined();
+    expect(rateLimitOf(answer(404, { "X-RateLimit-Remaining": "0" }), clock)).toBeUndefined();
+    expect(rateLimitOf(answer(422, { "Retry-After": "5" }), clock)).toBeUndefined();
   });
 });
