@@ -9,7 +9,7 @@
 
 import { Lru, sha256Hex } from "../cache";
 import { type Failure, failure, type Result, withArgs } from "../errors";
-import { findInstallation, isPolicyKnownMissing, mintInstallationToken, readPolicy } from "../github";
+import { findInstallation, lookupPolicy, mintInstallationToken, readPolicy } from "../github";
 import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../limits";
 import { verifyBearer } from "../oidc";
 import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../policy";
@@ -104,7 +104,8 @@ export async function exchange(
   const { owner, policyRepo, kind } = target.value;
 
   // 8. a remembered 404 for this policy (no GitHub call)
-  if (await isPolicyKnownMissing(runtime, owner, policyRepo, identity)) {
+  const cached = await lookupPolicy(runtime, owner, policyRepo, identity);
+  if (cached.state === "missing") {
     return refuse(failure("POLICY_NOT_FOUND", { identity }, "policy 404 remembered"));
   }
 
@@ -114,7 +115,7 @@ export async function exchange(
   audit.set("installation_id", installation.value.id);
 
   // 11. policy read, parse, compile (missing, unparsable and uncompilable look alike to the caller)
-  const text = await readPolicy(runtime, ctx, owner, installation.value, policyRepo, identity);
+  const text = await readPolicy(runtime, ctx, owner, installation.value, policyRepo, identity, cached);
   if (!text.ok) return refuse(withIdentity(text.failure, identity));
   audit.set("policy_source", text.value.source);
   const loaded = compiled(runtime, text.value.text, kind);

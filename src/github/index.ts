@@ -11,5 +11,12 @@ export { setGitHubRequestTimeout } from "./http";
 export { findInstallation, forgetInstallation } from "./installation";
 export { appJwt, appJwtSignatures } from "./jwt";
 export { mintBody, mintInstallationToken } from "./mint";
-export { evictPolicy, isPolicyKnownMissing, policyPath, readPolicy } from "./policy";
+export {
+  evictPolicy,
+  isPolicyKnownMissing,
+  lookupPolicy,
+  type PolicyLookup,
+  policyPath,
+  readPolicy,
+} from "./policy";
 export type { Installation, MintedToken, PolicyText, TokenRequest, Waiter } from "./types";

@@ -57,8 +57,29 @@ export async function isPolicyKnownMissing(
   repo: string,
   identity: string,
 ): Promise<boolean> {
+  return (await lookupPolicy(rt, owner, repo, identity)).state === "missing";
+}
+
+/**
+ * What the policy cache knows of this policy, without any GitHub call: a remembered 404, the text, or
+ * nothing. The exchange asks once at step 8 and hands the answer to {@link readPolicy}, so a cache miss
+ * costs one KV read, not two.
+ */
+export type PolicyLookup =
+  | { state: "missing" }
+  | { state: "cached"; text: PolicyText }
+  | { state: "unknown" };
+
+export async function lookupPolicy(
+  rt: Runtime,
+  owner: string,
+  repo: string,
+  identity: string,
+): Promise<PolicyLookup> {
   const hit = await tier(rt).get(keyOf(rt, owner, repo, identity));
-  return hit !== undefined && "missing" in hit.value;
+  if (hit === undefined) return { state: "unknown" };
+  if ("missing" in hit.value) return { state: "missing" };
+  return { state: "cached", text: { text: hit.value.text, source: hit.from } };
 }
 
 /** The webhook's eviction entry point: drops the fresh, stale and 404 entries of this policy. */
@@ -111,14 +132,14 @@ export async function readPolicy(
   installation: Installation,
   repo: string,
   identity: string,
+  /** What {@link lookupPolicy} answered for this policy during this request, if it was asked. */
+  known?: PolicyLookup,
 ): Promise<Result<PolicyText>> {
   const cache = tier(rt);
   const key = keyOf(rt, owner, repo, identity);
-  const hit = await cache.get(key);
-  if (hit !== undefined) {
-    if ("missing" in hit.value) return fail("POLICY_NOT_FOUND", { identity }, "policy 404 remembered");
-    return ok({ text: hit.value.text, source: hit.from });
-  }
+  const cached = known ?? (await lookupPolicy(rt, owner, repo, identity));
+  if (cached.state === "missing") return fail("POLICY_NOT_FOUND", { identity }, "policy 404 remembered");
+  if (cached.state === "cached") return ok(cached.text);
 
   const rateLimited = async (
     retryAfterSeconds: number | undefined,

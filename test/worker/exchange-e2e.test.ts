@@ -381,6 +381,27 @@ describe("behaviour §14.4: the mint bodies", () => {
 });
 
 describe("costs", () => {
+  it("a cold exchange reads each cache key from KV once (the remembered-404 check hands its answer on)", async () => {
+    const reads: string[] = [];
+    const counting = {
+      get: (key: string, type: never) => {
+        reads.push(key);
+        return env.STS_CACHE.get(key, type);
+      },
+      put: (key: string, value: string, options: never) => env.STS_CACHE.put(key, value, options),
+      delete: (key: string) => env.STS_CACHE.delete(key),
+    } as unknown as KVNamespace;
+    const s = await scenario({}, { STS_CACHE: counting });
+    const response = await s.send(
+      "/sts/exchange?scope=org/repo&identity=foo",
+      bearer(await mint({ sub: "foo", aud: "octosts" })),
+    );
+    expect(response.status).toBe(200);
+    const policyReads = reads.filter((k) => k.startsWith("gh-policy:"));
+    expect(policyReads).toHaveLength(1);
+    expect(new Set(reads).size).toBe(reads.length);
+  });
+
   it("a warm exchange costs exactly one GitHub call (the mint) and no issuer call", async () => {
     const issuer = await issuers.createIssuer({ name: unique("warm") });
     const policy = FOO_POLICY.replace(ACTIONS, issuer.issuer);
