@@ -8,6 +8,7 @@
  */
 
 import { messageOf } from "../errors";
+import { decodeJsonObject } from "../oidc/token";
 import { type ExplainReport, explain, loadPolicy, type PolicyKind, type PolicyProblem } from "../policy";
 
 export interface CliIo {
@@ -119,18 +120,8 @@ function check(flags: Flags, io: CliIo): number {
 export function decodeJwtPayload(token: string): Record<string, unknown> | string {
   const parts = token.trim().split(".");
   if (parts.length !== 3) return "not a JWT (expected three dot-separated parts)";
-  try {
-    const b64 = (parts[1] as string).replace(/-/g, "+").replace(/_/g, "/");
-    const binary = atob(b64.padEnd(Math.ceil(b64.length / 4) * 4, "="));
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    const payload: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
-      return "the JWT payload is not a JSON object";
-    }
-    return payload as Record<string, unknown>;
-  } catch {
-    return "the JWT payload is not base64url-encoded JSON";
-  }
+  // The service's own decode (unpadded base64url, a JSON object), so explain accepts what it accepts.
+  return decodeJsonObject(parts[1] as string) ?? "the JWT payload is not an unpadded base64url JSON object";
 }
 
 function explainCommand(flags: Flags, io: CliIo): number {

@@ -113,4 +113,11 @@ describe("sts-policy explain", { timeout: 60_000 }, () => {
       2,
     );
   });
+  it("decodes --token as the service does: a padded or standard-base64 payload is refused", () => {
+    const padded = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify({ iss: "x" })).toString("base64")}.c2ln`;
+    expect(padded).toContain("=");
+    const r = run("explain", "--policy", `${fixtures}/verify-prod.sts.yaml`, "--token", padded);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("not an unpadded base64url JSON object");
+  });
 });
