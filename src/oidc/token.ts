@@ -47,7 +47,7 @@ export function decodeBase64url(part: string): Uint8Array | null {
 
 const utf8 = new TextDecoder();
 
-/** A base64url JSON object, or null. */
+/** A base64url JSON object, or null (also the checker's `explain --token`, so it reads tokens as the service does). */
 export function decodeJsonObject(part: string): Record<string, unknown> | null {
   const bytes = decodeBase64url(part);
   if (bytes === null) return null;
