@@ -133,22 +133,25 @@ describe("npm run demo", () => {
   }, 60_000);
 });
 
+/** Runs `npm start`'s script in `dir`; its exit status and standard error. */
+function runStart(dir: string): { status: number; output: string } {
+  try {
+    execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs")], {
+      cwd: dir,
+      encoding: "utf8",
+      stdio: "pipe",
+    });
+    return { status: 0, output: "" };
+  } catch (error) {
+    const e = error as { status: number; stderr: string };
+    return { status: e.status, output: e.stderr };
+  }
+}
+
 describe("npm start", () => {
   it("without .dev.vars explains the three values and exits 1", () => {
     const dir = mkdtempSync(join(tmpdir(), "sts-start-"));
-    let status = 0;
-    let output = "";
-    try {
-      execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs")], {
-        cwd: dir,
-        encoding: "utf8",
-        stdio: "pipe",
-      });
-    } catch (error) {
-      const e = error as { status: number; stderr: string };
-      status = e.status;
-      output = e.stderr;
-    }
+    const { status, output } = runStart(dir);
     expect(status).toBe(1);
     expect(output).toContain("cp .dev.vars.example .dev.vars");
     for (const name of ["STS_DOMAIN", "GITHUB_APP_ID", "GITHUB_APP_PRIVATE_KEY"])
@@ -161,19 +164,7 @@ describe("npm start", () => {
       join(dir, ".dev.vars"),
       'STS_DOMAIN="localhost:8787"\nGITHUB_APP_ID=""\nGITHUB_APP_PRIVATE_KEY="x"\n',
     );
-    let status = 0;
-    let output = "";
-    try {
-      execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs")], {
-        cwd: dir,
-        encoding: "utf8",
-        stdio: "pipe",
-      });
-    } catch (error) {
-      const e = error as { status: number; stderr: string };
-      status = e.status;
-      output = e.stderr;
-    }
+    const { status, output } = runStart(dir);
     expect(status).toBe(1);
     expect(output).toContain("does not set GITHUB_APP_ID.");
   });
