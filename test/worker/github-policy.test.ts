@@ -16,14 +16,14 @@ import {
   readPolicy,
   setGitHubRequestTimeout,
 } from "../../src/github";
-import { type GitHubTenant, github, POLICY, tenant, waiter } from "./github-setup";
+import { POLICY_FRESH_TTL } from "../../src/limits";
+import { CONTENTS, type GitHubTenant, github, POLICY, tenant, waiter } from "./github-setup";
 
 afterEach(async () => {
   await reset();
 });
 
-const CONTENTS = "/repos/org/repo/contents/**";
-const FRESH_MS = 5 * 60 * 1000;
+const FRESH_MS = POLICY_FRESH_TTL;
 
 async function installed(t: GitHubTenant): Promise<Installation> {
   const found = await findInstallation(t.rt, "org");

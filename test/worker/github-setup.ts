@@ -19,6 +19,9 @@ permissions:
   pull_requests: write
 `;
 
+/** Fault path of the default tenant's policy reads. */
+export const CONTENTS = "/repos/org/repo/contents/**";
+
 export function unique(prefix: string): string {
   return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }

@@ -16,17 +16,17 @@ import {
   setGitHubRequestTimeout,
 } from "../../src/github";
 import { rateLimitOf } from "../../src/github/http";
+import { POLICY_FRESH_TTL } from "../../src/limits";
 import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
 import type { FaultAnswer } from "../shared/github-double";
-import { github, POLICY, tenant, waiter } from "./github-setup";
+import { CONTENTS, github, POLICY, tenant, waiter } from "./github-setup";
 import { testEnv } from "./helpers";
 
 afterEach(async () => {
   await reset();
 });
 
-const CONTENTS = "/repos/org/repo/contents/**";
-const FRESH_MS = 5 * 60 * 1000;
+const FRESH_MS = POLICY_FRESH_TTL;
 
 /** Every GitHub answer carries `X-RateLimit-Remaining: 0`: this request used the last of the quota. */
 const lastOfQuota: FetchFn = async (input, init) => {
