@@ -14,15 +14,21 @@ import { describe, expect, it } from "vitest";
 
 const ROOT = resolve(__dirname, "../..");
 
-async function freePort(): Promise<number> {
-  return new Promise((done, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => done(port));
-    });
-  });
+/** Three distinct free ports: all three are held open at once, so the OS cannot hand one out twice. */
+async function freePorts(): Promise<[number, number, number]> {
+  const servers = [createServer(), createServer(), createServer()];
+  await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<void>((done, reject) => {
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => done());
+        }),
+    ),
+  );
+  const ports = servers.map((server) => (server.address() as { port: number }).port);
+  await Promise.all(servers.map((server) => new Promise((done) => server.close(done))));
+  return ports as [number, number, number];
 }
 
 async function portIsFree(port: number): Promise<boolean> {
@@ -54,7 +60,8 @@ function collect(child: ChildProcess): { text: () => string; exit: Promise<numbe
 }
 
 async function ports() {
-  return { worker: await freePort(), issuer: await freePort(), github: await freePort() };
+  const [worker, issuer, github] = await freePorts();
+  return { worker, issuer, github };
 }
 
 const portArgs = (p: { worker: number; issuer: number; github: number }) => [
