@@ -198,7 +198,9 @@ try {
 
   // 3. Cold: a new workerd process, empty memory, empty KV (a fresh kvPersist directory).
   const realInspector = await freePort();
-  const floorInspector = await freePort();
+  let floorInspector = await freePort();
+  // Ports taken one by one can repeat (both are free until workerd binds them).
+  while (floorInspector === realInspector) floorInspector = await freePort();
   const cold = await startWorker({
     scriptPath: bundle.scriptPath,
     doubles,
