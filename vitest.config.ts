@@ -10,6 +10,9 @@ export default defineConfig({
     // The JSON report feeds the "N passed, M failed" line that .ci/run prints.
     reporters: ["default", ["json", { outputFile: "build/vitest-results.json" }]],
     globalSetup: ["./test/global-setup.ts"],
+    // Two test files at a time even on 2 cores: most of a file's time is workerd start-up and I/O waits
+    // (70 s → 45 s for the suite); tests assert no durations, so load cannot fail them.
+    maxWorkers: 2,
     projects: [
       {
         extends: true,
