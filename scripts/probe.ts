@@ -452,7 +452,7 @@ expectError(
   }),
   { code: 3, reason: "INVALID_ISSUER", message: "invalid issuer format" },
 );
-// A header that is not JSON is refused at decode (src/oidc), before any fetch: 400, not upstream's 401.
+// A header that is not JSON fails at the signature stage, as upstream (401), but before any fetch.
 expectError(
   "header not JSON",
   await send(ACTION_QS, {
@@ -460,7 +460,7 @@ expectError(
       authorization: `Bearer ${b64("xx")}.${b64({ iss: ACTIONS, sub: "x", exp: now + 60 })}.${b64("s")}`,
     },
   }),
-  MT,
+  SIG,
 );
 expectError(
   "alg none",

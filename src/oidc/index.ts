@@ -157,8 +157,9 @@ export async function verifyBearer(runtime: Runtime, token: string): Promise<Res
   const verdict = issuerVerdict(runtime, issuer);
   if (verdict !== "ok") return fail(verdict, {}, `issuer ${JSON.stringify(issuer)}`);
 
-  // none and HS* (a public key used as an HMAC secret) are refused whatever the issuer says, before
-  // anything is fetched for them.
+  // A token that is no compact JWS, and none and HS* (a public key used as an HMAC secret), are refused
+  // whatever the issuer says, before anything is fetched for them.
+  if (header === null) return fail("SIGNATURE_INVALID", {}, decoded.value.jwsProblem ?? "not a compact JWS");
   const alg = header.alg as string;
   if (!SUPPORTED.has(alg))
     return fail("SIGNATURE_INVALID", {}, `alg ${JSON.stringify(alg)} is not supported`);

@@ -13,8 +13,14 @@ const GOOGLE_SCHEMELESS = "accounts.google.com";
 const GOOGLE_ISSUER = "https://accounts.google.com";
 
 export interface UnverifiedToken {
-  /** The protected header (alg, kid, …). */
-  header: Record<string, unknown>;
+  /** The protected header (alg, kid, …); null when the token cannot be a compact JWS at all. */
+  header: Record<string, unknown> | null;
+  /**
+   * Why the token cannot be a compact JWS (not three parts, header not a JSON object, `alg` not a
+   * string). Upstream reads only the payload at this stage and fails such a token at verification
+   * (401), so it is refused as SIGNATURE_INVALID after the issuer checks, still before any fetch.
+   */
+  jwsProblem?: string;
   /** The payload as sent (unverified). */
   payload: Record<string, unknown>;
   /** `iss` after normalisation. */
@@ -62,20 +68,18 @@ export function decodeJsonObject(part: string): Record<string, unknown> | null {
 }
 
 /**
- * Reads header and payload without verifying anything. MALFORMED_TOKEN (`invalid bearer token`) when
- * the token is not a three-part compact JWS with JSON object header and payload, when `alg` is not a
- * string, or when `iss`/`sub` are present with a non-string type (upstream's `json.Unmarshal` into
- * `{iss, sub string}` fails there too). A missing `iss` is left to the issuer rules (INVALID_ISSUER).
+ * Reads header and payload without verifying anything (behaviour §3.1). MALFORMED_TOKEN (`invalid
+ * bearer token`) when there is no second part, when the payload is not a base64url JSON object, or when
+ * `iss`/`sub` are present with a non-string type (upstream's `json.Unmarshal` into `{iss, sub string}`
+ * fails there too). A missing `iss` is left to the issuer rules (INVALID_ISSUER); a broken header or a
+ * wrong number of parts to the signature stage (see {@link UnverifiedToken.jwsProblem}).
  */
 export function decodeUnverified(token: string): Result<UnverifiedToken> {
   if (token.length === 0 || token.length > MAX_BEARER_BYTES) {
     return fail("MALFORMED_TOKEN", {}, `token length ${token.length}`);
   }
   const parts = token.split(".");
-  if (parts.length !== 3) return fail("MALFORMED_TOKEN", {}, `token has ${parts.length} parts, not 3`);
-  const header = decodeJsonObject(parts[0] as string);
-  if (header === null) return fail("MALFORMED_TOKEN", {}, "header is not base64url JSON object");
-  if (typeof header.alg !== "string") return fail("MALFORMED_TOKEN", {}, "header alg is not a string");
+  if (parts.length < 2) return fail("MALFORMED_TOKEN", {}, "token has no payload part");
   const payload = decodeJsonObject(parts[1] as string);
   if (payload === null) return fail("MALFORMED_TOKEN", {}, "payload is not a base64url JSON object");
   // JSON null decodes to "" in Go, like an absent member.
@@ -86,5 +90,11 @@ export function decodeUnverified(token: string): Result<UnverifiedToken> {
     return fail("MALFORMED_TOKEN", {}, "sub is not a string");
   }
   const rawIssuer = typeof payload.iss === "string" ? payload.iss : "";
-  return ok({ header, payload, issuer: normalizeIssuer(rawIssuer), rawIssuer });
+  const decoded: UnverifiedToken = { header: null, payload, issuer: normalizeIssuer(rawIssuer), rawIssuer };
+  const header = decodeJsonObject(parts[0] as string);
+  if (parts.length !== 3) decoded.jwsProblem = `token has ${parts.length} parts, not 3`;
+  else if (header === null) decoded.jwsProblem = "header is not a base64url JSON object";
+  else if (typeof header.alg !== "string") decoded.jwsProblem = "header alg is not a string";
+  else decoded.header = header;
+  return ok(decoded);
 }

@@ -10,6 +10,7 @@ import {
   isValidIssuer,
   isValidSubject,
   normalizeIssuer,
+  verifyBearer,
 } from "../../src/oidc";
 import {
   INVALID_AUDIENCES,
@@ -19,6 +20,7 @@ import {
   VALID_ISSUERS,
   VALID_SUBJECTS,
 } from "../shared/syntax-vectors";
+import { testRuntime } from "./helpers";
 
 describe("isValidIssuer (behaviour §14.3)", () => {
   it.each(VALID_ISSUERS)("accepts %j", (iss) => {
@@ -64,21 +66,41 @@ describe("decodeUnverified (behaviour §3.1)", () => {
   });
   it.each([
     ["empty", ""],
-    ["two parts", `${header}.${b64({ iss: "https://a.example" })}`],
-    ["four parts", `${header}.${b64({ iss: "https://a.example" })}.s.x`],
+    ["one part", b64({ iss: "https://a.example" })],
     ["padded base64", `${header}.${b64({ iss: "https://a.example" })}==.sig`],
     ["standard alphabet", `${header}.${b64({ iss: "https://a.example/??>" })}+.sig`],
     ["payload not JSON", `${header}.${btoa("nope")}.sig`],
     ["payload an array", `${header}.${b64(["x"])}.sig`],
     ["numeric iss", `${header}.${b64({ iss: 42 })}.sig`],
     ["numeric sub", `${header}.${b64({ iss: "https://a.example", sub: 1 })}.sig`],
-    ["header without alg", `${b64({ kid: "k" })}.${b64({ iss: "https://a.example" })}.sig`],
     ["over 16 KiB", `${header}.${b64({ iss: "https://a.example", pad: "x".repeat(17000) })}.sig`],
   ])("refuses %s as MALFORMED_TOKEN", (_, token) => {
     const result = decodeUnverified(token);
     expect(result.ok).toBe(false);
     if (!result.ok) expect(result.failure.reason).toBe("MALFORMED_TOKEN");
   });
+  it.each([
+    ["two parts", `${header}.${b64({ iss: "https://a.example" })}`],
+    ["four parts", `${header}.${b64({ iss: "https://a.example" })}.s.x`],
+    ["a header that is not JSON", `${btoa("nope")}.${b64({ iss: "https://a.example" })}.sig`],
+    ["a header without alg", `${b64({ kid: "k" })}.${b64({ iss: "https://a.example" })}.sig`],
+  ])(
+    "reads the payload of a token with %s, and leaves it to the signature stage (as upstream)",
+    async (_, token) => {
+      const decoded = decodeUnverified(token);
+      expect(decoded.ok && decoded.value.header).toBeNull();
+      expect(decoded.ok && decoded.value.jwsProblem).toBeTruthy();
+      // A valid issuer: 401 SIGNATURE_INVALID before anything is fetched (a fetch of a.example would be
+      // refused by the outbound router and answer DISCOVERY_FAILED instead).
+      const verified = await verifyBearer(testRuntime(), token);
+      expect(verified.ok).toBe(false);
+      if (!verified.ok) expect(verified.failure.reason).toBe("SIGNATURE_INVALID");
+      // The issuer rules still come first.
+      const badIssuer = token.replace(b64({ iss: "https://a.example" }), b64({ iss: "http://a.example" }));
+      const refused = await verifyBearer(testRuntime(), badIssuer);
+      expect(!refused.ok && refused.failure.reason).toBe("INVALID_ISSUER");
+    },
+  );
   it("leaves a missing iss to the issuer rules", () => {
     const result = decodeUnverified(`${header}.${b64({ sub: "x" })}.sig`);
     expect(result.ok && result.value.issuer).toBe("");
