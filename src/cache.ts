@@ -189,11 +189,6 @@ export class CacheTier<V> {
     }
   }
 
-  /** Drops `key` from this isolate's memory only. */
-  forgetLocally(key: string): void {
-    this.memory.delete(key);
-  }
-
   private remember(key: string, stored: Stored<V>, now: number): void {
     const cap = this.options.memoryMaxMs;
     const fresh = cap ? Math.min(stored.fresh, now + cap) : stored.fresh;

@@ -12,7 +12,7 @@ import {
   MAX_ALLOWED_ISSUER_PATTERNS,
   MAX_ALLOWED_ISSUERS,
 } from "./limits";
-import { isValidIssuer } from "./oidc/syntax";
+import { isLoopbackHostname, isValidIssuer } from "./oidc/syntax";
 import { type AnchoredPattern, compileAnchored } from "./policy/pattern";
 
 /** The Worker's bindings, as `wrangler.toml`, secrets and `.dev.vars` provide them. */
@@ -91,8 +91,8 @@ function parseBaseUrl(raw: string): string | null {
   } catch {
     return null;
   }
-  const loopback = url.hostname === "127.0.0.1" || url.hostname === "localhost" || url.hostname === "[::1]";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) return null;
+  if (url.protocol !== "https:" && !(url.protocol === "http:" && isLoopbackHostname(url.hostname)))
+    return null;
   if (url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return null;
   return url.toString().replace(/\/+$/, "");
 }

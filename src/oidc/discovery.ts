@@ -19,6 +19,7 @@ import {
 } from "../limits";
 import { type Runtime, stateOf } from "../runtime";
 import { fetchJsonBounded } from "./fetch";
+import { isLoopbackHostname } from "./syntax";
 
 /** What the verifier needs from a discovery document (the cached form). */
 export interface ProviderInfo {
@@ -29,7 +30,6 @@ export interface ProviderInfo {
 }
 
 const WELL_KNOWN = "/.well-known/openid-configuration";
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 export function discoveryTier(runtime: Runtime) {
   return runtime.caches.tier<ProviderInfo>({
@@ -61,7 +61,7 @@ export function isAcceptableJwksUri(uri: string, issuer: string): boolean {
   }
   if (url.username !== "" || url.password !== "") return false;
   if (url.protocol === "https:") return true;
-  return url.protocol === "http:" && LOOPBACK_HOSTS.has(url.hostname) && issuer.startsWith("http:");
+  return url.protocol === "http:" && isLoopbackHostname(url.hostname) && issuer.startsWith("http:");
 }
 
 /** Allowed algorithms (behaviour §3.3): advertised ∩ supported, RS256 when that is empty. */

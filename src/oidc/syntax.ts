@@ -221,3 +221,11 @@ export function isValidAudience(aud: string): boolean {
   if (CONTROL_OR_SPACE.test(aud) || AUDIENCE_FORBIDDEN.test(aud)) return false;
   return PRINTABLE.test(aud);
 }
+
+/**
+ * A loopback host as the WHATWG `URL` parser writes `hostname` (`[::1]` keeps its brackets there):
+ * the only hosts plain http is allowed for, outside the Go-form issuer rules above.
+ */
+export function isLoopbackHostname(hostname: string): boolean {
+  return hostname === "localhost" || hostname === "127.0.0.1" || hostname === "[::1]";
+}
