@@ -13,7 +13,6 @@ export { appJwt, appJwtSignatures } from "./jwt";
 export { mintBody, mintInstallationToken } from "./mint";
 export {
   evictPolicy,
-  isPolicyKnownMissing,
   lookupPolicy,
   type PolicyLookup,
   policyPath,

@@ -50,20 +50,10 @@ export function policyPath(identity: string): string {
   return `.github/chainguard/${identity}.sts.yaml`;
 }
 
-/** decisions §2.2 step 8: a remembered 404 for this policy (no GitHub call). */
-export async function isPolicyKnownMissing(
-  rt: Runtime,
-  owner: string,
-  repo: string,
-  identity: string,
-): Promise<boolean> {
-  return (await lookupPolicy(rt, owner, repo, identity)).state === "missing";
-}
-
 /**
- * What the policy cache knows of this policy, without any GitHub call: a remembered 404, the text, or
- * nothing. The exchange asks once at step 8 and hands the answer to {@link readPolicy}, so a cache miss
- * costs one KV read, not two.
+ * decisions §2.2 step 8: what the policy cache knows of this policy, without any GitHub call: a
+ * remembered 404, the text, or nothing. The exchange asks once at step 8 and hands the answer to
+ * {@link readPolicy}, so a cache miss costs one KV read, not two.
  */
 export type PolicyLookup =
   | { state: "missing" }

@@ -11,7 +11,7 @@ import {
   evictPolicy,
   findInstallation,
   type Installation,
-  isPolicyKnownMissing,
+  lookupPolicy,
   mintInstallationToken,
   readPolicy,
   setGitHubRequestTimeout,
@@ -102,15 +102,15 @@ describe("404", () => {
         })
       : undefined;
     expect(body?.message).toBe('unable to find trust policy for "nope"');
-    expect(await isPolicyKnownMissing(t.rt, "org", "repo", "nope")).toBe(true);
-    expect(await isPolicyKnownMissing(t.rt, "org", "repo", "foo")).toBe(false);
+    expect((await lookupPolicy(t.rt, "org", "repo", "nope")).state).toBe("missing");
+    expect((await lookupPolicy(t.rt, "org", "repo", "foo")).state).not.toBe("missing");
     await github.setFile(t.id, "org/repo", ".github/chainguard/nope.sts.yaml", POLICY);
     t.clock.advance(FRESH_MS - 1000);
-    expect(await isPolicyKnownMissing(t.rt, "org", "repo", "nope")).toBe(true);
+    expect((await lookupPolicy(t.rt, "org", "repo", "nope")).state).toBe("missing");
     expect(!(await read(t, inst, "nope")).ok).toBe(true);
     expect(await contentCalls(t)).toBe(1);
     t.clock.advance(2000);
-    expect(await isPolicyKnownMissing(t.rt, "org", "repo", "nope")).toBe(false);
+    expect((await lookupPolicy(t.rt, "org", "repo", "nope")).state).not.toBe("missing");
     const found = await read(t, inst, "nope");
     expect(found.ok && found.value.source).toBe("github");
     expect(await contentCalls(t)).toBe(2);
