@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // npm run schema: writes schema/trust-policy.schema.json and schema/org-trust-policy.schema.json from
-// the zod definitions in src/policy/schema.ts (test/node/schema.test.ts fails when they drift).
+// the zod definitions in src/trust/schema.ts (test/node/schema.test.ts fails when they drift).
 // Node 20 cannot import TypeScript, so the module is bundled in memory with esbuild first.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { importTs } from "./lib/import-ts.mjs";
 
 const root = new URL("..", import.meta.url);
-const { policyJsonSchemas } = await importTs(fileURLToPath(new URL("src/policy/schema.ts", root)));
+const { policyJsonSchemas } = await importTs(fileURLToPath(new URL("src/trust/schema.ts", root)));
 mkdirSync(new URL("schema/", root), { recursive: true });
 for (const [name, text] of Object.entries(policyJsonSchemas())) {
   writeFileSync(new URL(`schema/${name}`, root), text);

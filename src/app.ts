@@ -4,11 +4,11 @@
  * request to {@link handle} with this isolate's runtime; tests drive `handle` with runtimes they build.
  */
 
-import { errorResponse, type Failure, failure } from "./errors";
+import { successResponse } from "./endpoints/sts-exchange";
+import { errorResponse, type Failure, failure } from "./errors/catalogue";
 import { Audit } from "./exchange/audit";
-import { exchange } from "./exchange/handler";
-import { successResponse } from "./exchange/response";
-import type { Runtime } from "./runtime";
+import { exchange } from "./exchange/core";
+import type { Runtime } from "./platform/runtime";
 
 export const ROOT_MESSAGE = "please check documentation for usage: https://github.com/octo-sts/app";
 

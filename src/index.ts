@@ -5,8 +5,8 @@
  */
 
 import { handle } from "./app";
-import type { Env } from "./config";
-import { runtimeFor } from "./runtime";
+import type { Env } from "./platform/config";
+import { runtimeFor } from "./platform/runtime";
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {

@@ -7,9 +7,9 @@
  * keeps this file free of Node APIs and testable.
  */
 
-import { messageOf } from "../errors";
+import { messageOf } from "../errors/catalogue";
 import { decodeJsonObject } from "../oidc/token";
-import { type ExplainReport, explain, loadPolicy, type PolicyKind, type PolicyProblem } from "../policy";
+import { type ExplainReport, explain, loadPolicy, type PolicyKind, type PolicyProblem } from "../trust";
 
 export interface CliIo {
   /** The file's text; throws when it cannot be read. */

@@ -5,7 +5,7 @@
  * prints as "Token hash"), never a token, a JWT or a key.
  */
 
-import type { Failure } from "../errors";
+import type { Failure } from "../errors/catalogue";
 
 export interface AuditRecord {
   msg: "sts.exchange";

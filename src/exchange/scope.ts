@@ -4,9 +4,9 @@
  * GitHub URL path (octo-sts substituted `identity` into the path unchecked; `../x` read another file).
  */
 
-import { isRepoName } from "../config";
-import { fail, ok, type Result } from "../errors";
-import { MAX_IDENTITY_LENGTH } from "../limits";
+import { fail, ok, type Result } from "../errors/catalogue";
+import { isRepoName } from "../platform/config";
+import { MAX_IDENTITY_LENGTH } from "../platform/limits";
 
 const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/;
 const IDENTITY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -9,16 +9,16 @@
  * caller, which knows what the call was for; GitHub's bodies are never passed on (GHSA-h3qp-hwvr-9xcq).
  */
 
-import type { Clock } from "../clock";
-import { type Failure, failure } from "../errors";
+import { type Failure, failure } from "../errors/catalogue";
+import type { Clock } from "../platform/clock";
 import {
   GITHUB_API_VERSION,
   GITHUB_REQUEST_TIMEOUT,
   GITHUB_RETRY_DELAY,
   GITHUB_TRANSIENT_RETRIES,
   GITHUB_USER_AGENT,
-} from "../limits";
-import { type Runtime, stateOf } from "../runtime";
+} from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
 
 export const GITHUB_JSON = "application/vnd.github+json";
 /** The raw media type: the contents API answers with the file's bytes instead of base64 JSON. */

@@ -17,5 +17,5 @@ export {
   type PolicyLookup,
   policyPath,
   readPolicy,
-} from "./policy";
+} from "./policy-store";
 export type { Installation, MintedToken, PolicyText, TokenRequest, Waiter } from "./types";

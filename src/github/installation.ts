@@ -9,9 +9,9 @@
  * {@link forgetInstallation} and looks up again once.
  */
 
-import { fail, ok, type Result, withArgs } from "../errors";
-import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../limits";
-import type { Runtime } from "../runtime";
+import { fail, ok, type Result, withArgs } from "../errors/catalogue";
+import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../platform/limits";
+import type { Runtime } from "../platform/runtime";
 import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf, seg } from "./http";
 import { appJwt, dropAppJwt } from "./jwt";
 import type { Installation } from "./types";

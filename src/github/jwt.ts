@@ -11,14 +11,14 @@
  */
 
 import { importPKCS8, SignJWT } from "jose";
-import { epochSeconds } from "../clock";
-import { fail, ok, type Result } from "../errors";
+import { fail, ok, type Result } from "../errors/catalogue";
+import { epochSeconds } from "../platform/clock";
 import {
   APP_JWT_BACKDATE_SECONDS,
   APP_JWT_LIFETIME_SECONDS,
   APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS,
-} from "../limits";
-import { type Runtime, stateOf } from "../runtime";
+} from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
 
 interface JwtState {
   key?: Promise<CryptoKey>;

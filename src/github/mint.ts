@@ -11,8 +11,8 @@
  * retried with what that lookup found.
  */
 
-import { type Failure, fail, failure, ok, type Result, withArgs } from "../errors";
-import type { Runtime } from "../runtime";
+import { type Failure, fail, failure, ok, type Result, withArgs } from "../errors/catalogue";
+import type { Runtime } from "../platform/runtime";
 import { describe, type GitHubCall, githubFetch, jsonOf, type RateLimit, rateLimitOf } from "./http";
 import { findInstallation, forgetInstallation } from "./installation";
 import { appJwt, dropAppJwt } from "./jwt";

@@ -8,7 +8,7 @@
  * cannot make every request fetch and invented issuers cannot spend the KV write quota.
  */
 
-import { type Failure, failure, type Result } from "../errors";
+import { type Failure, failure, type Result } from "../errors/catalogue";
 import {
   DEFAULT_JWS_ALGORITHM,
   DISCOVERY_TTL,
@@ -16,8 +16,8 @@ import {
   MAX_DISCOVERY_BYTES,
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
-} from "../limits";
-import { type Runtime, stateOf } from "../runtime";
+} from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
 import { fetchJsonBounded } from "./fetch";
 import { isLoopbackHostname } from "./syntax";
 

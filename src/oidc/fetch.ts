@@ -9,9 +9,9 @@
  * status code, and none of it reaches the caller.
  */
 
-import { readCapped } from "../body";
-import { ISSUER_FETCH_TIMEOUT, MAX_ISSUER_REDIRECTS } from "../limits";
-import type { Runtime } from "../runtime";
+import { readCapped } from "../platform/body";
+import { ISSUER_FETCH_TIMEOUT, MAX_ISSUER_REDIRECTS } from "../platform/limits";
+import type { Runtime } from "../platform/runtime";
 import { isValidIssuer } from "./syntax";
 
 export type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };

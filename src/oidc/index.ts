@@ -11,16 +11,16 @@
  */
 
 import { compactVerify, type JWSHeaderParameters, type KeyObject } from "jose";
-import { Lru } from "../cache";
-import { epochSeconds } from "../clock";
-import { fail, ok, type Result } from "../errors";
+import { fail, ok, type Result } from "../errors/catalogue";
+import { Lru } from "../platform/cache";
+import { epochSeconds } from "../platform/clock";
 import {
   EXP_LEEWAY_SECONDS,
   FUTURE_SKEW_SECONDS,
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
-} from "../limits";
-import { type Runtime, stateOf } from "../runtime";
+} from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
 import { discover, type ProviderInfo } from "./discovery";
 import { type KeySet, loadKeySet, mayRefetch } from "./jwks";
 import { isValidIssuer } from "./syntax";

@@ -8,15 +8,15 @@
  */
 
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
-import { Lru } from "../cache";
+import { Lru } from "../platform/cache";
 import {
   ISSUER_FAILURE_TTL,
   JWKS_REFETCH_COOLDOWN,
   JWKS_TTL,
   MAX_JWKS_BYTES,
   MEMORY_CACHE_ENTRIES,
-} from "../limits";
-import { type Runtime, stateOf } from "../runtime";
+} from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
 import type { ProviderInfo } from "./discovery";
 import { issuerFailureTier } from "./discovery";
 import { fetchJsonBounded } from "./fetch";

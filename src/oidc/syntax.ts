@@ -13,7 +13,7 @@ import {
   MAX_ISSUER_PATH_SEGMENT_BYTES,
   MAX_ISSUER_RUNES,
   MAX_SUBJECT_RUNES,
-} from "../limits";
+} from "../platform/limits";
 
 /** ASCII control characters and whitespace (octo-sts `controlCharsAndWhitespace`). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: the point of this pattern is control characters.

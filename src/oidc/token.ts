@@ -5,8 +5,8 @@
  * (after the issuer rules and the deployment allowlist) and which key and algorithm to try.
  */
 
-import { fail, ok, type Result } from "../errors";
-import { MAX_BEARER_BYTES } from "../limits";
+import { fail, ok, type Result } from "../errors/catalogue";
+import { MAX_BEARER_BYTES } from "../platform/limits";
 
 /** The only normalisation upstream applies (chainguard.dev/sdk `NormalizeIssuer`). */
 const GOOGLE_SCHEMELESS = "accounts.google.com";

@@ -27,7 +27,7 @@ describe("bench statistics and attribution", () => {
     expect(packageOf("node_modules/zod/v4/core/schemas.js")).toBe("zod");
     expect(packageOf("node_modules/@octokit/auth-app/dist-src/index.js")).toBe("@octokit/auth-app");
     expect(packageOf("../node_modules/.pnpm/x/node_modules/yaml/dist/index.js")).toBe("yaml");
-    expect(packageOf("src/exchange/handler.ts")).toBe("src (this project)");
+    expect(packageOf("src/exchange/core.ts")).toBe("src (this project)");
     expect(packageOf("../../src/index.ts")).toBe("src (this project)");
   });
 

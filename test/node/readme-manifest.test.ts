@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { checkToken, loadPolicy } from "../../src/policy";
+import { checkToken, loadPolicy } from "../../src/trust";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const manifestText = readFileSync(new URL("../../github-app-manifest.json", import.meta.url), "utf8");

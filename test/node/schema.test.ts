@@ -1,7 +1,7 @@
-/** The committed JSON Schemas are exactly what `npm run schema` generates from src/policy/schema.ts. */
+/** The committed JSON Schemas are exactly what `npm run schema` generates from src/trust/schema.ts. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { policyJsonSchemas } from "../../src/policy/schema.ts";
+import { policyJsonSchemas } from "../../src/trust/schema.ts";
 
 describe("schema drift", () => {
   for (const [name, text] of Object.entries(policyJsonSchemas())) {

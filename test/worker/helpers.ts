@@ -4,9 +4,9 @@
  */
 
 import { env } from "cloudflare:workers";
-import { ManualClock } from "../../src/clock";
-import type { Env } from "../../src/config";
-import { createRuntime, type Runtime, type RuntimeOptions } from "../../src/runtime";
+import { ManualClock } from "../../src/platform/clock";
+import type { Env } from "../../src/platform/config";
+import { createRuntime, type Runtime, type RuntimeOptions } from "../../src/platform/runtime";
 
 export const TEST_DOMAIN = "sts.example.com";
 export const TEST_APP_ID = "4242";

@@ -6,11 +6,11 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../src/errors";
-import { findInstallation, mintInstallationToken, readPolicy } from "../../src/github";
-import { createRuntime } from "../../src/runtime";
-import { github, runtimeAt, tenant, unique, waiter } from "./github-setup";
-import { TEST_APP_ID, testEnv } from "./helpers";
+import { errorResponse } from "../../../src/errors/catalogue";
+import { findInstallation, mintInstallationToken, readPolicy } from "../../../src/github";
+import { createRuntime } from "../../../src/platform/runtime";
+import { TEST_APP_ID, testEnv } from "../helpers";
+import { github, runtimeAt, tenant, unique, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

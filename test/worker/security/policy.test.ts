@@ -1,10 +1,10 @@
 /**
- * Security review of src/policy: what a policy author (anyone who can push a `.sts.yaml` to a repository
+ * Security review of src/trust: what a policy author (anyone who can push a `.sts.yaml` to a repository
  * the App is installed on) can make the service spend, and the YAML and pattern tricks that must not
  * change what a policy means.
  */
 import { describe, expect, it } from "vitest";
-import { checkToken, loadPolicy } from "../../src/policy";
+import { checkToken, loadPolicy } from "../../../src/trust";
 
 const HEAD = "issuer: https://example.com\nsubject: s\npermissions:\n  contents: read\n";
 const DOMAIN = "sts.example.com";

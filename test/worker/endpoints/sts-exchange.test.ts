@@ -9,14 +9,14 @@
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { handle } from "../../src/app";
-import { sha256Hex } from "../../src/cache";
-import type { Env } from "../../src/config";
-import worker from "../../src/index";
-import { createRuntime, type Runtime } from "../../src/runtime";
-import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
-import { type CreatedIssuer, IssuerDoubleClient } from "../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
+import { handle } from "../../../src/app";
+import worker from "../../../src/index";
+import { sha256Hex } from "../../../src/platform/cache";
+import type { Env } from "../../../src/platform/config";
+import { createRuntime, type Runtime } from "../../../src/platform/runtime";
+import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
+import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
+import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "../helpers";
 
 const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);

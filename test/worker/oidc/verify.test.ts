@@ -7,13 +7,13 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ManualClock } from "../../src/clock";
-import type { Env } from "../../src/config";
-import { errorResponse, type Reason } from "../../src/errors";
-import { verifyBearer } from "../../src/oidc";
-import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
-import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../shared/issuer-double";
-import { TEST_DOMAIN, testEnv } from "./helpers";
+import { errorResponse, type Reason } from "../../../src/errors/catalogue";
+import { verifyBearer } from "../../../src/oidc";
+import { ManualClock } from "../../../src/platform/clock";
+import type { Env } from "../../../src/platform/config";
+import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
+import { TEST_DOMAIN, testEnv } from "../helpers";
 
 const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 

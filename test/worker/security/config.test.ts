@@ -6,11 +6,11 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "../../src/config";
-import { messageOf } from "../../src/errors";
-import { verifyBearer } from "../../src/oidc";
-import { createRuntime, type FetchFn } from "../../src/runtime";
-import { TEST_DOMAIN, testEnv } from "./helpers";
+import { messageOf } from "../../../src/errors/catalogue";
+import { verifyBearer } from "../../../src/oidc";
+import { loadConfig } from "../../../src/platform/config";
+import { createRuntime, type FetchFn } from "../../../src/platform/runtime";
+import { TEST_DOMAIN, testEnv } from "../helpers";
 
 afterEach(async () => {
   await reset();

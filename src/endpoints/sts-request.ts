@@ -7,9 +7,9 @@
  * the one `Authorization` header.
  */
 
-import { readCapped } from "../body";
-import { type Failure, failure, type Result } from "../errors";
-import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../limits";
+import { type Failure, failure, type Result } from "../errors/catalogue";
+import { readCapped } from "../platform/body";
+import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../platform/limits";
 
 export interface ExchangeParams {
   /** The effective scope (`scopes[0]` when given, else `scope`); "" when neither. */

@@ -4,11 +4,11 @@
  * policies of behaviour §14.4 against the claim fixtures.
  */
 import { describe, expect, it } from "vitest";
-import { checkToken, explain, loadPolicy, type PolicyKind } from "../../src/policy";
-import buildkite from "../fixtures/claims/buildkite.json";
-import defaultAudience from "../fixtures/claims/github-actions-default-audience.json";
-import pullRequest from "../fixtures/claims/github-actions-pull-request.json";
-import push from "../fixtures/claims/github-actions-push.json";
+import { checkToken, explain, loadPolicy, type PolicyKind } from "../../../src/trust";
+import buildkite from "../../fixtures/claims/buildkite.json";
+import defaultAudience from "../../fixtures/claims/github-actions-default-audience.json";
+import pullRequest from "../../fixtures/claims/github-actions-pull-request.json";
+import push from "../../fixtures/claims/github-actions-push.json";
 
 const DOMAIN = "octo-sts.dev";
 const PERMS = "permissions:\n  contents: read\n";

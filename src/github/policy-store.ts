@@ -12,8 +12,8 @@
  * the identity as written (it names a file).
  */
 
-import { readCapped } from "../body";
-import { fail, ok, type Result, withArgs } from "../errors";
+import { fail, ok, type Result, withArgs } from "../errors/catalogue";
+import { readCapped } from "../platform/body";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
@@ -22,8 +22,8 @@ import {
   POLICY_MEMORY_TTL,
   POLICY_NOT_FOUND_TTL,
   POLICY_STALE_TTL,
-} from "../limits";
-import type { Runtime } from "../runtime";
+} from "../platform/limits";
+import type { Runtime } from "../platform/runtime";
 import { describe, GITHUB_RAW, type GitHubCall, githubFetch, rateLimitOf, seg } from "./http";
 import { mintWithRelookup } from "./mint";
 import type { Installation, PolicyText, Waiter } from "./types";

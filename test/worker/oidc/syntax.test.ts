@@ -11,7 +11,7 @@ import {
   isValidSubject,
   normalizeIssuer,
   verifyBearer,
-} from "../../src/oidc";
+} from "../../../src/oidc";
 import {
   INVALID_AUDIENCES,
   INVALID_ISSUERS,
@@ -19,8 +19,8 @@ import {
   VALID_AUDIENCES,
   VALID_ISSUERS,
   VALID_SUBJECTS,
-} from "../shared/syntax-vectors";
-import { testRuntime } from "./helpers";
+} from "../../shared/syntax-vectors";
+import { testRuntime } from "../helpers";
 
 describe("isValidIssuer (behaviour §14.3)", () => {
   it.each(VALID_ISSUERS)("accepts %j", (iss) => {

@@ -7,15 +7,15 @@
  * Steps 1–8 make no GitHub call. Every exchange writes one audit line, granted or refused.
  */
 
-import { Lru, sha256Hex } from "../cache";
-import { type Failure, failure, type Result, withArgs } from "../errors";
+import { readBearer, readParams } from "../endpoints/sts-request";
+import { type Failure, failure, type Result, withArgs } from "../errors/catalogue";
 import { findInstallation, lookupPolicy, mintInstallationToken, readPolicy } from "../github";
-import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../limits";
 import { verifyBearer } from "../oidc";
-import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../policy";
-import { type Runtime, stateOf } from "../runtime";
+import { Lru, sha256Hex } from "../platform/cache";
+import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../platform/limits";
+import { type Runtime, stateOf } from "../platform/runtime";
+import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../trust";
 import type { Audit } from "./audit";
-import { readBearer, readParams } from "./request";
 import { resolveTarget, tokenRepositories } from "./scope";
 
 export interface ExchangeSuccess {

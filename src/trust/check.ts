@@ -6,7 +6,7 @@
  * the user runs it on their own policy).
  */
 
-import { type FailureArgs, fail, ok, type Reason, type Result } from "../errors";
+import { type FailureArgs, fail, ok, type Reason, type Result } from "../errors/catalogue";
 import { isValidAudience, isValidIssuer, isValidSubject } from "../oidc/syntax";
 import type { CompiledPolicy, Matcher } from "./compile";
 import type { PermissionLevel } from "./schema";

@@ -6,10 +6,10 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { epochSeconds } from "../../src/clock";
-import { errorResponse } from "../../src/errors";
-import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../src/github";
-import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./github-setup";
+import { errorResponse } from "../../../src/errors/catalogue";
+import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../../src/github";
+import { epochSeconds } from "../../../src/platform/clock";
+import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./setup";
 
 afterEach(async () => {
   await reset();

@@ -5,10 +5,10 @@
  * (with a manual clock, or a second one over the same KV to play a "new isolate").
  */
 
+import type { Result } from "../errors/catalogue";
 import { CacheFactory } from "./cache";
 import { type Clock, systemClock } from "./clock";
 import { type Config, type Env, loadConfig } from "./config";
-import type { Result } from "./errors";
 
 export type FetchFn = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
 

@@ -4,11 +4,11 @@
  */
 
 import { env } from "cloudflare:workers";
-import type { ManualClock } from "../../src/clock";
-import type { Env } from "../../src/config";
-import type { Runtime } from "../../src/runtime";
-import { GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
-import { TEST_APP_ID, testRuntime } from "./helpers";
+import type { ManualClock } from "../../../src/platform/clock";
+import type { Env } from "../../../src/platform/config";
+import type { Runtime } from "../../../src/platform/runtime";
+import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
+import { TEST_APP_ID, testRuntime } from "../helpers";
 
 export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 

@@ -12,7 +12,7 @@
  */
 
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument, visit } from "yaml";
-import { MAX_POLICY_YAML_NODES } from "../limits";
+import { MAX_POLICY_YAML_NODES } from "../platform/limits";
 
 /** 1-based line and column. */
 export interface Pos {

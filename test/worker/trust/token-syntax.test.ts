@@ -3,7 +3,7 @@
  * iss, sub or any aud fails them is INVALID_TOKEN_CLAIMS naming which, and checkToken refuses it too.
  */
 import { describe, expect, it } from "vitest";
-import { checkToken, checkTokenSyntax, loadPolicy } from "../../src/policy";
+import { checkToken, checkTokenSyntax, loadPolicy } from "../../../src/trust";
 import {
   INVALID_AUDIENCES,
   INVALID_ISSUERS,
@@ -11,7 +11,7 @@ import {
   VALID_AUDIENCES,
   VALID_ISSUERS,
   VALID_SUBJECTS,
-} from "../shared/syntax-vectors";
+} from "../../shared/syntax-vectors";
 
 const ISS = "https://example.com";
 const claims = (over: Record<string, unknown>) => ({

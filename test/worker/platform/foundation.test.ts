@@ -1,14 +1,14 @@
 import { createExecutionContext, reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { handle, ROOT_MESSAGE } from "../../src/app";
-import { CacheFactory } from "../../src/cache";
-import { ManualClock } from "../../src/clock";
-import { loadConfig } from "../../src/config";
-import { CATALOGUE, errorResponse, failure, messageOf, type Reason } from "../../src/errors";
-import worker from "../../src/index";
-import { createRuntime } from "../../src/runtime";
-import { TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
+import { handle, ROOT_MESSAGE } from "../../../src/app";
+import { CATALOGUE, errorResponse, failure, messageOf, type Reason } from "../../../src/errors/catalogue";
+import worker from "../../../src/index";
+import { CacheFactory } from "../../../src/platform/cache";
+import { ManualClock } from "../../../src/platform/clock";
+import { loadConfig } from "../../../src/platform/config";
+import { createRuntime } from "../../../src/platform/runtime";
+import { TEST_DOMAIN, testEnv, testRuntime } from "../helpers";
 
 afterEach(async () => {
   await reset();

@@ -5,15 +5,15 @@
  * exchange, 503 on `/healthz`), never with a crash and never with a token.
  */
 
-import { type Failure, failure, type Result } from "./errors";
-import { parseAppPrivateKey } from "./github/app-key";
+import { type Failure, failure, type Result } from "../errors/catalogue";
+import { parseAppPrivateKey } from "../github/app-key";
+import { isLoopbackHostname, isValidIssuer } from "../oidc/syntax";
+import { type AnchoredPattern, compileAnchored } from "../trust/pattern";
 import {
   MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
   MAX_ALLOWED_ISSUER_PATTERNS,
   MAX_ALLOWED_ISSUERS,
 } from "./limits";
-import { isLoopbackHostname, isValidIssuer } from "./oidc/syntax";
-import { type AnchoredPattern, compileAnchored } from "./policy/pattern";
 
 /** The Worker's bindings, as `wrangler.toml`, secrets and `.dev.vars` provide them. */
 export interface Env {

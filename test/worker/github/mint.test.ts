@@ -5,15 +5,15 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../src/errors";
+import { errorResponse } from "../../../src/errors/catalogue";
 import {
   findInstallation,
   type Installation,
   mintInstallationToken,
   setGitHubRequestTimeout,
   type TokenRequest,
-} from "../../src/github";
-import { type GitHubTenant, github, tenant } from "./github-setup";
+} from "../../../src/github";
+import { type GitHubTenant, github, tenant } from "./setup";
 
 afterEach(async () => {
   await reset();

@@ -7,20 +7,20 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ManualClock } from "../../src/clock";
 import {
   findInstallation,
   type Installation,
   mintInstallationToken,
   readPolicy,
   setGitHubRequestTimeout,
-} from "../../src/github";
-import { rateLimitOf } from "../../src/github/http";
-import { POLICY_FRESH_TTL } from "../../src/limits";
-import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
-import type { FaultAnswer } from "../shared/github-double";
-import { CONTENTS, github, POLICY, tenant, waiter } from "./github-setup";
-import { testEnv } from "./helpers";
+} from "../../../src/github";
+import { rateLimitOf } from "../../../src/github/http";
+import type { ManualClock } from "../../../src/platform/clock";
+import { POLICY_FRESH_TTL } from "../../../src/platform/limits";
+import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import type { FaultAnswer } from "../../shared/github-double";
+import { CONTENTS, github, POLICY, tenant, waiter } from "../github/setup";
+import { testEnv } from "../helpers";
 
 afterEach(async () => {
   await reset();

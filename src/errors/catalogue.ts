@@ -5,7 +5,10 @@
  * `detail`); only the reason, its fixed message and the caller's own values leave the Worker.
  */
 
-import { GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS, GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS } from "./limits";
+import {
+  GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS,
+  GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS,
+} from "../platform/limits";
 
 /** Every reason a request can fail for. Only these leave the Worker (as `ErrorInfo.reason`). */
 export type Reason =

@@ -6,7 +6,7 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../src/errors";
+import { errorResponse } from "../../../src/errors/catalogue";
 import {
   evictPolicy,
   findInstallation,
@@ -15,9 +15,9 @@ import {
   mintInstallationToken,
   readPolicy,
   setGitHubRequestTimeout,
-} from "../../src/github";
-import { POLICY_FRESH_TTL } from "../../src/limits";
-import { CONTENTS, type GitHubTenant, github, POLICY, tenant, waiter } from "./github-setup";
+} from "../../../src/github";
+import { POLICY_FRESH_TTL } from "../../../src/platform/limits";
+import { CONTENTS, type GitHubTenant, github, POLICY, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

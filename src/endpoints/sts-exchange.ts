@@ -5,7 +5,7 @@
  * the Chainguard SDK decodes as the proto `RawToken` and which must carry no other field.
  */
 
-import type { ExchangeSuccess } from "./handler";
+import type { ExchangeSuccess } from "../exchange/core";
 
 export function successResponse(success: ExchangeSuccess, requestId: string, nowMs: number): Response {
   const headers = {

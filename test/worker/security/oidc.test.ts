@@ -7,11 +7,11 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { ManualClock } from "../../src/clock";
-import { verifyBearer } from "../../src/oidc";
-import { createRuntime, type FetchFn, type Runtime } from "../../src/runtime";
-import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../shared/issuer-double";
-import { TEST_DOMAIN, testEnv } from "./helpers";
+import { verifyBearer } from "../../../src/oidc";
+import { ManualClock } from "../../../src/platform/clock";
+import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
+import { TEST_DOMAIN, testEnv } from "../helpers";
 
 const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { messageOf } from "../../src/errors";
-import { parseQuery, readBearer, readParams } from "../../src/exchange/request";
-import { resolveTarget, tokenRepositories } from "../../src/exchange/scope";
+import { parseQuery, readBearer, readParams } from "../../../src/endpoints/sts-request";
+import { messageOf } from "../../../src/errors/catalogue";
+import { resolveTarget, tokenRepositories } from "../../../src/exchange/scope";
 
 const BASE = "https://sts.example.com/sts/exchange";
 
