@@ -1,13 +1,17 @@
 /**
- * @module errors
- * The failure catalogue of decisions §2.1 as a type, and the one function that turns a failure into
- * the wire response. Internal modules return a {@link Failure} (reason + safe arguments + an audit
- * `detail`); only the reason, its fixed message and the caller's own values leave the Worker.
+ * @module errors/catalogue
+ * The failure catalogue (docs/refusals.md, "Reasons") as a type: every reason with its HTTP status,
+ * gRPC code and caller-facing message. Internal modules return a {@link Failure} (reason + safe
+ * arguments + an audit `detail`); only the reason, its fixed message and the caller's own values leave
+ * the Worker. Each wire format renders failures in one module of its own (errors/grpc.ts for the
+ * octo-sts endpoints, errors/oauth.ts for `/oauth/token`).
  */
 
 import {
   GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS,
   GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  MAX_RETRY_AFTER_SECONDS,
+  MIN_RETRY_AFTER_SECONDS,
 } from "../platform/limits";
 
 /** Every reason a request can fail for. Only these leave the Worker (as `ErrorInfo.reason`). */
@@ -229,53 +233,20 @@ export function messageOf(f: Failure, domain: string): string {
   }
 }
 
-export interface ResponseContext {
-  requestId: string;
-  /** STS_DOMAIN, or the request's host when the configuration could not be read. */
-  domain: string;
-}
-
-/** The `google.rpc.Status` body of an error, exactly as decisions §2 specifies. */
-export function errorBody(f: Failure, ctx: ResponseContext) {
-  const metadata: Record<string, string> = { request_id: ctx.requestId };
-  if (f.reason === "CLAIM_MISMATCH" && f.args.claimName !== undefined) metadata.claim = f.args.claimName;
-  return {
-    code: CATALOGUE[f.reason].code,
-    message: messageOf(f, ctx.domain),
-    details: [
-      {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        reason: f.reason,
-        domain: ctx.domain,
-        metadata,
-      },
-    ],
-  };
-}
-
-/** `Retry-After` seconds for the two reasons that carry it (decisions §2.1), else undefined. */
-function defaultRetryAfter(f: Failure): number | undefined {
-  const fallback =
-    f.reason === "RATE_LIMITED"
-      ? GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS
-      : f.reason === "GITHUB_UNAVAILABLE"
-        ? GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS
-        : undefined;
+/**
+ * `Retry-After` seconds for a failure that carries one, else undefined: what GitHub said when it said
+ * something usable, else the reason's default; always an integer from 1 to 3600 (RFC 9110
+ * delta-seconds), whatever GitHub sent (`Retry-After: 99999999999999999999999` must not travel on).
+ */
+export function retryAfterOf(f: Failure): number | undefined {
+  const fallback = DEFAULT_RETRY_AFTER_SECONDS[f.reason];
   if (fallback === undefined) return undefined;
   const given = f.args.retryAfterSeconds;
-  return given !== undefined && Number.isFinite(given) ? Math.max(0, Math.ceil(given)) : fallback;
+  const seconds = given !== undefined && Number.isFinite(given) ? Math.ceil(given) : fallback;
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(MIN_RETRY_AFTER_SECONDS, seconds));
 }
 
-/** The single place a failure becomes an HTTP response. */
-export function errorResponse(f: Failure, ctx: ResponseContext): Response {
-  const { status } = CATALOGUE[f.reason];
-  const headers = new Headers({
-    "Content-Type": "application/json",
-    "Cache-Control": "no-store",
-    "X-Request-Id": ctx.requestId,
-  });
-  if (status === 401) headers.set("WWW-Authenticate", 'Bearer error="invalid_token"');
-  const retryAfter = defaultRetryAfter(f);
-  if (retryAfter !== undefined) headers.set("Retry-After", String(retryAfter));
-  return new Response(JSON.stringify(errorBody(f, ctx)), { status, headers });
-}
+const DEFAULT_RETRY_AFTER_SECONDS: Partial<Record<Reason, number>> = {
+  RATE_LIMITED: GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS,
+  GITHUB_UNAVAILABLE: GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS,
+};

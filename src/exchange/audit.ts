@@ -1,14 +1,22 @@
 /**
  * @module exchange/audit
- * One structured JSON line per exchange (decisions §5), through `console.log` so it shows in
- * `wrangler tail` and Workers Logs. It carries the SHA-256 of the issued token (the same hex the action
- * prints as "Token hash"), never a token, a JWT or a key.
+ * One structured JSON line per exchange (docs/refusals.md, "The audit line"), through `console.log` so
+ * it shows in `wrangler tail` and Workers Logs, whichever door the request came through. It carries the
+ * SHA-256 of the issued token (the same hex the action prints as "Token hash"), never a token, a JWT or
+ * a key. Every string it carries is cut to {@link AUDIT_MAX_STRING_CHARS} and every list to
+ * {@link AUDIT_MAX_LIST_ENTRIES}, so a line stays small whatever a policy or a token holds, and the line
+ * is written on every path, also when a step threw.
  */
 
-import type { Failure } from "../errors/catalogue";
+import type { Failure, Result } from "../errors/catalogue";
+import { AUDIT_MAX_LIST_ENTRIES, AUDIT_MAX_STRING_CHARS } from "../platform/limits";
+
+/** The door a request came through. */
+export type Door = "sts/exchange" | "oauth/token";
 
 export interface AuditRecord {
   msg: "sts.exchange";
+  door: Door;
   request_id: string;
   cf_ray: string | null;
   time: string;
@@ -31,14 +39,39 @@ export interface AuditRecord {
   duration_ms: number;
 }
 
-/** Builds the record incrementally as the stages run; `emit` writes it once. */
+/** `value` with every string cut and every list shortened, with a marker where something was cut. */
+export function bounded(value: unknown): unknown {
+  if (typeof value === "string") {
+    if (value.length <= AUDIT_MAX_STRING_CHARS) return value;
+    return `${value.slice(0, AUDIT_MAX_STRING_CHARS)}…[cut ${value.length - AUDIT_MAX_STRING_CHARS} chars]`;
+  }
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, AUDIT_MAX_LIST_ENTRIES).map(bounded);
+    if (value.length > AUDIT_MAX_LIST_ENTRIES)
+      kept.push(`…[cut ${value.length - AUDIT_MAX_LIST_ENTRIES} entries]`);
+    return kept;
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = Object.entries(value);
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of entries.slice(0, AUDIT_MAX_LIST_ENTRIES))
+      out[bounded(key) as string] = bounded(inner);
+    if (entries.length > AUDIT_MAX_LIST_ENTRIES)
+      out["…"] = `[cut ${entries.length - AUDIT_MAX_LIST_ENTRIES} entries]`;
+    return out;
+  }
+  return value;
+}
+
+/** Builds the record incrementally as the steps run; `emit` writes it once. */
 export class Audit {
   readonly record: AuditRecord;
   private emitted = false;
 
-  constructor(requestId: string, request: Request, clockNow: number) {
+  constructor(door: Door, requestId: string, request: Request, clockNow: number) {
     this.record = {
       msg: "sts.exchange",
+      door,
       request_id: requestId,
       cf_ray: request.headers.get("cf-ray"),
       time: new Date(clockNow).toISOString(),
@@ -58,10 +91,48 @@ export class Audit {
     if (f.detail !== undefined) this.record.detail = f.detail;
   }
 
+  /** Writes the line once; never throws (a line that cannot be serialised is replaced by a short one). */
   emit(durationMs: number): void {
     if (this.emitted) return;
     this.emitted = true;
     this.record.duration_ms = durationMs;
-    console.log(JSON.stringify(this.record));
+    let line: string;
+    try {
+      line = JSON.stringify(bounded(this.record));
+    } catch {
+      const { msg, door, request_id, decision, reason } = this.record;
+      line = JSON.stringify({
+        msg,
+        door,
+        request_id,
+        decision,
+        reason,
+        detail: "audit record not serialisable",
+      });
+    }
+    console.log(line);
   }
+}
+
+/** The detail logged for an exception: its kind, never its message or stack. */
+export function unexpected(error: unknown): string {
+  return `unexpected ${error instanceof Error ? error.name : typeof error}`;
+}
+
+/**
+ * Runs one exchange under its audit line: a refusal is recorded with its reason and detail, an
+ * exception becomes `INTERNAL` (never a stack or a token), and the line is written whatever happened.
+ */
+export async function audited<T>(audit: Audit, run: () => Promise<Result<T>>): Promise<Result<T>> {
+  // Elapsed time is a measurement, not a decision: the wall clock, not the injectable one.
+  const started = Date.now();
+  let result: Result<T>;
+  try {
+    result = await run();
+  } catch (error) {
+    result = { ok: false, failure: { reason: "INTERNAL", args: {}, detail: unexpected(error) } };
+  }
+  if (!result.ok) audit.refuse(result.failure);
+  audit.emit(Math.max(0, Date.now() - started));
+  return result;
 }

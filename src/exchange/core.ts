@@ -1,27 +1,42 @@
 /**
- * @module exchange/handler
- * `GET`/`POST /sts/exchange`: the stages in the order of decisions §2.2, the first failure wins.
- *   1 configuration · 2 parameters · 3 Authorization · 4–5 token (oidc) · 6 token claim syntax (policy) ·
- *   7 scope and identity · 8 remembered 404 · 9 installation · 11 policy read, parse, compile ·
- *   12 match · 13 mint.
- * Steps 1–8 make no GitHub call. Every exchange writes one audit line, granted or refused.
+ * @module exchange/core
+ * The exchange itself, whatever door it came through: steps 4–13 of the evaluation order
+ * (docs/refusals.md, "Evaluation order"), the first failure wins. A door hands in what it read from its
+ * own wire format — the bearer token, the scope and the identity — and renders the typed result; the
+ * core knows no HTTP parameter, header or body.
+ *
+ *   4–5 token (oidc) · 6 the token's own claim syntax (trust) · 7 scope and identity ·
+ *   8 remembered 404 · 9 installation · 11 policy read, parse, compile · 12 match · 13 mint.
+ *
+ * Steps up to 8 make no GitHub call. The door's audit line is filled in as the steps run.
  */
 
-import { readBearer, readParams } from "../endpoints/sts-request";
 import { type Failure, failure, type Result, withArgs } from "../errors/catalogue";
-import { findInstallation, lookupPolicy, mintInstallationToken, readPolicy } from "../github";
+import { findInstallation, lookupPolicy, mintInstallationToken, readPolicy, type Waiter } from "../github";
 import { verifyBearer } from "../oidc";
 import { Lru, sha256Hex } from "../platform/cache";
+import { isolateState } from "../platform/isolate";
 import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import type { Runtime } from "../platform/runtime";
 import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../trust";
 import type { Audit } from "./audit";
 import { resolveTarget, tokenRepositories } from "./scope";
 
-export interface ExchangeSuccess {
+/** What a door read from its request. */
+export interface ExchangeRequest {
+  /** The OIDC token, without any scheme. */
   token: string;
+  /** `owner` or `owner/repo`; "" when the caller gave none. */
+  scope: string;
+  /** The policy name; "" when the caller gave none. */
+  identity: string;
+}
+
+/** A minted token, for the door to render. */
+export interface ExchangeGrant {
+  token: string;
+  /** GitHub's `expires_at`, as GitHub wrote it. */
   expiresAt: string;
-  formPost: boolean;
 }
 
 /** Identity-bearing messages need the identity even when a lower stage did not know it. */
@@ -34,22 +49,27 @@ function claimString(claims: Record<string, unknown>, name: string): string | un
   return typeof value === "string" ? value : undefined;
 }
 
+/** Compiled policies of this isolate, per kind, keyed (and so weighed) by their text. */
+const compiledPolicies = isolateState(
+  () =>
+    new Map<PolicyKind, Lru<{ text: string; loaded: LoadResult }>>(
+      (["repo", "org"] as const).map((kind) => [
+        kind,
+        new Lru(
+          MEMORY_CACHE_ENTRIES.compiledPolicies,
+          MEMORY_POLICY_TEXT_BUDGET,
+          (entry) => entry.text.length,
+        ),
+      ]),
+    ),
+);
+
 /**
  * Parsing and compiling are pure functions of the text, so the result is kept per isolate and reused
  * while the text is unchanged: a warm exchange must not re-parse YAML and recompile RE2 every time.
  */
-function compiled(runtime: Runtime, text: string, kind: PolicyKind): LoadResult {
-  const memo = stateOf(
-    runtime,
-    `exchange.compiled.${kind}`,
-    // Keyed by the text, so weighed by it: large policies must not pile up in the isolate.
-    () =>
-      new Lru<{ text: string; loaded: LoadResult }>(
-        MEMORY_CACHE_ENTRIES.compiledPolicies,
-        MEMORY_POLICY_TEXT_BUDGET,
-        (entry) => entry.text.length,
-      ),
-  );
+function compiled(rt: Runtime, text: string, kind: PolicyKind): LoadResult {
+  const memo = compiledPolicies(rt.caches).get(kind) as Lru<{ text: string; loaded: LoadResult }>;
   let entry = memo.get(text);
   if (entry === undefined) {
     entry = { text, loaded: loadPolicy(text, kind) };
@@ -58,36 +78,20 @@ function compiled(runtime: Runtime, text: string, kind: PolicyKind): LoadResult 
   return entry.loaded;
 }
 
-/** Runs the exchange; the caller turns the result into a response (success shapes or the error body). */
-export async function exchange(
-  request: Request,
-  url: URL,
-  runtime: Runtime,
-  ctx: ExecutionContext,
+/** Runs steps 4–13 for `request`; the door turns the result into its own response. */
+export async function runExchange(
+  rt: Runtime,
+  ctx: Waiter,
+  request: ExchangeRequest,
   audit: Audit,
-): Promise<Result<ExchangeSuccess>> {
-  const refuse = (f: Failure): Result<ExchangeSuccess> => {
-    audit.refuse(f);
-    return { ok: false, failure: f };
-  };
-
-  // 1. configuration
-  if (!runtime.config.ok) return refuse(runtime.config.failure);
-  const config = runtime.config.value;
-
-  // 2. request parameters
-  const params = await readParams(request, url);
-  if (!params.ok) return refuse(params.failure);
-  const { scope, identity, formPost } = params.value;
-  audit.set("scope", scope);
-  audit.set("identity", identity);
-
-  // 3. Authorization
-  const bearer = readBearer(request);
-  if (!bearer.ok) return refuse(bearer.failure);
+): Promise<Result<ExchangeGrant>> {
+  const refuse = (f: Failure): Result<ExchangeGrant> => ({ ok: false, failure: f });
+  if (!rt.config.ok) return refuse(rt.config.failure);
+  const config = rt.config.value;
+  const { scope, identity } = request;
 
   // 4–5. decode, issuer syntax, deployment allowlist, discovery, signature, time claims
-  const verified = await verifyBearer(runtime, bearer.value);
+  const verified = await verifyBearer(rt.oidc, request.token);
   if (!verified.ok) return refuse(verified.failure);
   const claims = verified.value.claims;
   audit.set("issuer", claimString(claims, "iss") ?? verified.value.issuer);
@@ -104,21 +108,21 @@ export async function exchange(
   const { owner, policyRepo, kind } = target.value;
 
   // 8. a remembered 404 for this policy (no GitHub call)
-  const cached = await lookupPolicy(runtime, owner, policyRepo, identity);
+  const cached = await lookupPolicy(rt, owner, policyRepo, identity);
   if (cached.state === "missing") {
     return refuse(failure("POLICY_NOT_FOUND", { identity }, "policy 404 remembered"));
   }
 
   // 9. installation
-  const installation = await findInstallation(runtime, owner);
+  const installation = await findInstallation(rt, owner);
   if (!installation.ok) return refuse(withIdentity(installation.failure, identity));
   audit.set("installation_id", installation.value.id);
 
   // 11. policy read, parse, compile (missing, unparsable and uncompilable look alike to the caller)
-  const text = await readPolicy(runtime, ctx, owner, installation.value, policyRepo, identity, cached);
+  const text = await readPolicy(rt, ctx, owner, installation.value, policyRepo, identity, cached);
   if (!text.ok) return refuse(withIdentity(text.failure, identity));
   audit.set("policy_source", text.value.source);
-  const loaded = compiled(runtime, text.value.text, kind);
+  const loaded = compiled(rt, text.value.text, kind);
   if (!loaded.ok) {
     const first = loaded.problems[0];
     const where = first ? ` at ${first.line}:${first.col}: ${first.message}` : "";
@@ -136,7 +140,7 @@ export async function exchange(
   audit.set("permissions", permissions);
   if (repositories !== undefined) audit.set("repositories", repositories);
   const minted = await mintInstallationToken(
-    runtime,
+    rt,
     owner,
     installation.value,
     repositories === undefined ? { permissions } : { permissions, repositories },
@@ -148,5 +152,5 @@ export async function exchange(
 
   audit.set("decision", "granted");
   audit.set("token_sha256", await sha256Hex(minted.value.token));
-  return { ok: true, value: { token: minted.value.token, expiresAt: minted.value.expiresAt, formPost } };
+  return { ok: true, value: { token: minted.value.token, expiresAt: minted.value.expiresAt } };
 }

@@ -11,6 +11,7 @@
 
 import { type Failure, failure } from "../errors/catalogue";
 import type { Clock } from "../platform/clock";
+import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
   GITHUB_REQUEST_TIMEOUT,
@@ -18,7 +19,7 @@ import {
   GITHUB_TRANSIENT_RETRIES,
   GITHUB_USER_AGENT,
 } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import type { Runtime } from "../platform/runtime";
 
 export const GITHUB_JSON = "application/vnd.github+json";
 /** The raw media type: the contents API answers with the file's bytes instead of base64 JSON. */
@@ -42,8 +43,10 @@ interface HttpOptions {
   timeoutMs: number;
 }
 
+const httpOptionsOf = isolateState<HttpOptions>(() => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT }));
+
 function httpOptions(rt: Runtime): HttpOptions {
-  return stateOf(rt, "github.http", () => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT }));
+  return httpOptionsOf(rt);
 }
 
 /** Overrides the per-request timeout of this runtime (tests, the benchmark). */

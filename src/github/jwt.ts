@@ -13,12 +13,13 @@
 import { importPKCS8, SignJWT } from "jose";
 import { fail, ok, type Result } from "../errors/catalogue";
 import { epochSeconds } from "../platform/clock";
+import { isolateState } from "../platform/isolate";
 import {
   APP_JWT_BACKDATE_SECONDS,
   APP_JWT_LIFETIME_SECONDS,
   APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS,
 } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import type { Runtime } from "../platform/runtime";
 
 interface JwtState {
   key?: Promise<CryptoKey>;
@@ -29,8 +30,10 @@ interface JwtState {
   signed: number;
 }
 
+const jwtState = isolateState<JwtState>(() => ({ signed: 0 }));
+
 function stateFor(rt: Runtime): JwtState {
-  return stateOf<JwtState>(rt, "github.jwt", () => ({ signed: 0 }));
+  return jwtState(rt);
 }
 
 /** How many App JWTs this runtime has signed. */

@@ -9,6 +9,7 @@
  */
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
+import { isolateState } from "../platform/isolate";
 import {
   DEFAULT_JWS_ALGORITHM,
   DISCOVERY_TTL,
@@ -17,7 +18,7 @@ import {
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
 } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import type { OidcDeps } from "./deps";
 import { fetchJsonBounded } from "./fetch";
 import { isLoopbackHostname } from "./syntax";
 
@@ -31,16 +32,16 @@ export interface ProviderInfo {
 
 const WELL_KNOWN = "/.well-known/openid-configuration";
 
-export function discoveryTier(runtime: Runtime) {
-  return runtime.caches.tier<ProviderInfo>({
+export function discoveryTier(deps: OidcDeps) {
+  return deps.caches.tier<ProviderInfo>({
     name: "oidc-discovery",
     memoryEntries: MEMORY_CACHE_ENTRIES.discovery,
   });
 }
 
 /** Failed discoveries and JWKS fetches: memory only (decisions §4). The value is the audit detail. */
-export function issuerFailureTier(runtime: Runtime) {
-  return runtime.caches.tier<string>({
+export function issuerFailureTier(deps: OidcDeps) {
+  return deps.caches.tier<string>({
     name: "oidc-failures",
     memoryEntries: MEMORY_CACHE_ENTRIES.issuerFailures,
     kv: false,
@@ -100,34 +101,33 @@ function discoveryFailed(detail: string): { ok: false; failure: Failure } {
   return { ok: false, failure: failure("DISCOVERY_FAILED", {}, `discovery: ${detail}`) };
 }
 
+/** Discoveries in flight in this isolate, one per issuer, shared by concurrent callers. */
+const inflightDiscoveries = isolateState(() => new Map<string, Promise<Result<ProviderInfo>>>());
+
 /** The provider for `issuer`, from cache or fetched (at most one fetch in flight per issuer). */
-export async function discover(runtime: Runtime, issuer: string): Promise<Result<ProviderInfo>> {
-  const cached = await discoveryTier(runtime).get(issuer);
+export async function discover(deps: OidcDeps, issuer: string): Promise<Result<ProviderInfo>> {
+  const cached = await discoveryTier(deps).get(issuer);
   if (cached !== undefined && isProviderInfo(cached.value, issuer)) return { ok: true, value: cached.value };
-  const remembered = await issuerFailureTier(runtime).get(`discovery ${issuer}`);
+  const remembered = await issuerFailureTier(deps).get(`discovery ${issuer}`);
   if (remembered !== undefined) return discoveryFailed(`${remembered.value} (remembered)`);
 
-  const inflight = stateOf(
-    runtime,
-    "oidc.discovery.inflight",
-    () => new Map<string, Promise<Result<ProviderInfo>>>(),
-  );
+  const inflight = inflightDiscoveries(deps.caches);
   let pending = inflight.get(issuer);
   if (pending === undefined) {
-    pending = fetchDiscovery(runtime, issuer).finally(() => inflight.delete(issuer));
+    pending = fetchDiscovery(deps, issuer).finally(() => inflight.delete(issuer));
     inflight.set(issuer, pending);
   }
   return pending;
 }
 
-async function fetchDiscovery(runtime: Runtime, issuer: string): Promise<Result<ProviderInfo>> {
+async function fetchDiscovery(deps: OidcDeps, issuer: string): Promise<Result<ProviderInfo>> {
   const url = issuer.replace(/\/$/, "") + WELL_KNOWN;
-  const fetched = await fetchJsonBounded(runtime, url, MAX_DISCOVERY_BYTES);
+  const fetched = await fetchJsonBounded(deps, url, MAX_DISCOVERY_BYTES);
   const parsed = fetched.ok ? parseDiscovery(issuer, fetched.value) : fetched.detail;
   if (typeof parsed === "string") {
-    await issuerFailureTier(runtime).put(`discovery ${issuer}`, parsed, { ttlMs: ISSUER_FAILURE_TTL });
+    await issuerFailureTier(deps).put(`discovery ${issuer}`, parsed, { ttlMs: ISSUER_FAILURE_TTL });
     return discoveryFailed(parsed);
   }
-  await discoveryTier(runtime).put(issuer, parsed, { ttlMs: DISCOVERY_TTL });
+  await discoveryTier(deps).put(issuer, parsed, { ttlMs: DISCOVERY_TTL });
   return { ok: true, value: parsed };
 }

@@ -1,7 +1,7 @@
 /**
  * @module oidc/fetch
  * The one way this service reads an issuer's documents (decisions §3.10; GHSA-75r6-6jg8-pfcq and
- * GHSA-h3qp-hwvr-9xcq): GET through `runtime.fetch`, redirects handled by hand and followed only to
+ * GHSA-h3qp-hwvr-9xcq): GET through the stage's `fetch`, redirects handled by hand and followed only to
  * URLs that pass the issuer rules, a timeout over the whole exchange (headers and body), and the body
  * counted while it streams and abandoned past the cap, whatever `Content-Length` says.
  *
@@ -11,7 +11,7 @@
 
 import { readCapped } from "../platform/body";
 import { ISSUER_FETCH_TIMEOUT, MAX_ISSUER_REDIRECTS } from "../platform/limits";
-import type { Runtime } from "../platform/runtime";
+import type { OidcDeps } from "./deps";
 import { isValidIssuer } from "./syntax";
 
 export type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };
@@ -48,7 +48,7 @@ function describe(error: unknown): string {
 
 /** GETs `url` and parses its JSON body of at most `maxBytes`, within the issuer fetch bounds. */
 export async function fetchJsonBounded(
-  runtime: Runtime,
+  deps: Pick<OidcDeps, "fetch">,
   url: string,
   maxBytes: number,
 ): Promise<FetchJsonResult> {
@@ -56,7 +56,7 @@ export async function fetchJsonBounded(
   let current = url;
   try {
     for (let hop = 0; ; hop++) {
-      const response = await runtime.fetch(current, {
+      const response = await deps.fetch(current, {
         method: "GET",
         redirect: "manual",
         signal,

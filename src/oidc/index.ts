@@ -14,18 +14,21 @@ import { compactVerify, type JWSHeaderParameters, type KeyObject } from "jose";
 import { fail, ok, type Result } from "../errors/catalogue";
 import { Lru } from "../platform/cache";
 import { epochSeconds } from "../platform/clock";
+import { isolateState } from "../platform/isolate";
 import {
   EXP_LEEWAY_SECONDS,
   FUTURE_SKEW_SECONDS,
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
 } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import { allowsIssuer } from "../trust/allowlist";
+import type { OidcDeps } from "./deps";
 import { discover, type ProviderInfo } from "./discovery";
 import { type KeySet, loadKeySet, mayRefetch } from "./jwks";
 import { isValidIssuer } from "./syntax";
 import { decodeUnverified, normalizeIssuer } from "./token";
 
+export type { OidcDeps } from "./deps";
 export { isValidAudience, isValidIssuer, isValidSubject } from "./syntax";
 export { decodeUnverified, normalizeIssuer, type UnverifiedToken } from "./token";
 
@@ -41,22 +44,15 @@ export interface VerifiedToken {
 type IssuerVerdict = "ok" | "INVALID_ISSUER" | "ISSUER_NOT_ALLOWED";
 
 /** Issuer rules and allowlist are pure functions of the issuer: remember the verdict per isolate. */
-function issuerVerdict(runtime: Runtime, issuer: string): IssuerVerdict {
-  const memo = stateOf(
-    runtime,
-    "oidc.issuerVerdicts",
-    () => new Lru<IssuerVerdict>(MEMORY_CACHE_ENTRIES.issuerFailures),
-  );
+const issuerVerdicts = isolateState(() => new Lru<IssuerVerdict>(MEMORY_CACHE_ENTRIES.issuerFailures));
+
+function issuerVerdict(deps: OidcDeps, issuer: string): IssuerVerdict {
+  const memo = issuerVerdicts(deps.caches);
   const known = memo.get(issuer);
   if (known !== undefined) return known;
   let verdict: IssuerVerdict = "ok";
   if (!isValidIssuer(issuer)) verdict = "INVALID_ISSUER";
-  else if (runtime.config.ok) {
-    const allow = runtime.config.value.issuerAllowlist;
-    if (allow !== null && !allow.issuers.includes(issuer) && !allow.patterns.some((p) => p.test(issuer))) {
-      verdict = "ISSUER_NOT_ALLOWED";
-    }
-  }
+  else if (deps.allowlist !== null && !allowsIssuer(deps.allowlist, issuer)) verdict = "ISSUER_NOT_ALLOWED";
   memo.set(issuer, verdict);
   return verdict;
 }
@@ -117,13 +113,13 @@ async function verifySignature(
 const utf8 = new TextDecoder();
 
 /** decisions §3.9: `exp` required, zero leeway; `nbf` and `iat` at most 300 s in the future. */
-function checkTimes(runtime: Runtime, claims: Record<string, unknown>): Result<void> {
-  const now = epochSeconds(runtime.clock);
+function checkTimes(deps: Pick<OidcDeps, "clock">, claims: Record<string, unknown>): Result<void> {
+  const now = epochSeconds(deps.clock);
   const { exp, nbf, iat } = claims;
   if (typeof exp !== "number" || !Number.isFinite(exp))
     return fail("TOKEN_EXPIRED", {}, "exp missing or not a number");
   // Exact time, not whole seconds: a NumericDate may be fractional, and zero leeway means zero.
-  if (runtime.clock.now() >= (exp + EXP_LEEWAY_SECONDS) * 1000)
+  if (deps.clock.now() >= (exp + EXP_LEEWAY_SECONDS) * 1000)
     return fail("TOKEN_EXPIRED", {}, `expired: exp ${exp}, now ${now}`);
   for (const [name, value] of [
     ["nbf", nbf],
@@ -146,15 +142,14 @@ function checkTimes(runtime: Runtime, claims: Record<string, unknown>): Result<v
 
 /**
  * Verifies `token` (steps 4–5 of decisions §2.2). Every outbound request goes through
- * `runtime.fetch`, every time through `runtime.clock`; the failure's `detail` is for the audit line.
+ * `deps.fetch`, every time through `deps.clock`; the failure's `detail` is for the audit line.
  */
-export async function verifyBearer(runtime: Runtime, token: string): Promise<Result<VerifiedToken>> {
-  if (!runtime.config.ok) return runtime.config;
+export async function verifyBearer(deps: OidcDeps, token: string): Promise<Result<VerifiedToken>> {
   const decoded = decodeUnverified(token);
   if (!decoded.ok) return decoded;
   const { header, issuer } = decoded.value;
 
-  const verdict = issuerVerdict(runtime, issuer);
+  const verdict = issuerVerdict(deps, issuer);
   if (verdict !== "ok") return fail(verdict, {}, `issuer ${JSON.stringify(issuer)}`);
 
   // A token that is no compact JWS, and none and HS* (a public key used as an HMAC secret), are refused
@@ -164,14 +159,14 @@ export async function verifyBearer(runtime: Runtime, token: string): Promise<Res
   if (!SUPPORTED.has(alg))
     return fail("SIGNATURE_INVALID", {}, `alg ${JSON.stringify(alg)} is not supported`);
 
-  const provider = await discover(runtime, issuer);
+  const provider = await discover(deps, issuer);
   if (!provider.ok) return provider;
   const { algs } = provider.value;
   if (!algs.includes(alg)) {
     return fail("SIGNATURE_INVALID", {}, `alg ${alg} not among the issuer's ${algs.join(",")}`);
   }
 
-  const verified = await verifyWithRefetch(runtime, provider.value, token, header as JWSHeaderParameters);
+  const verified = await verifyWithRefetch(deps, provider.value, token, header as JWSHeaderParameters);
   if (!verified.ok) return verified;
 
   let claims: Record<string, unknown>;
@@ -186,7 +181,7 @@ export async function verifyBearer(runtime: Runtime, token: string): Promise<Res
   if (typeof claims.iss !== "string" || normalizeIssuer(claims.iss) !== provider.value.issuer) {
     return fail("SIGNATURE_INVALID", {}, "verified iss differs from the provider issuer");
   }
-  const times = checkTimes(runtime, claims);
+  const times = checkTimes(deps, claims);
   if (!times.ok) return times;
 
   const result: VerifiedToken = { issuer: provider.value.issuer, claims, alg };
@@ -196,19 +191,19 @@ export async function verifyBearer(runtime: Runtime, token: string): Promise<Res
 
 /** Signature with the cached keys; on an unknown `kid`, one refetch if the cool-down allows it. */
 async function verifyWithRefetch(
-  runtime: Runtime,
+  deps: OidcDeps,
   provider: ProviderInfo,
   token: string,
   header: JWSHeaderParameters,
 ): Promise<Result<Uint8Array>> {
-  const keys = await loadKeySet(runtime, provider);
+  const keys = await loadKeySet(deps, provider);
   if (!keys.ok) return fail("SIGNATURE_INVALID", {}, keys.detail);
   let outcome = await verifySignature(token, header, keys.keys, provider.algs);
   if (!outcome.ok && outcome.noMatchingKey) {
-    if (!mayRefetch(runtime, provider)) {
+    if (!mayRefetch(deps, provider)) {
       return fail("SIGNATURE_INVALID", {}, `${outcome.detail} (jwks refetch cooling down)`);
     }
-    const fresh = await loadKeySet(runtime, provider, { refresh: true });
+    const fresh = await loadKeySet(deps, provider, { refresh: true });
     if (!fresh.ok) return fail("SIGNATURE_INVALID", {}, `${outcome.detail}; refetch failed: ${fresh.detail}`);
     outcome = await verifySignature(token, header, fresh.keys, provider.algs);
   }

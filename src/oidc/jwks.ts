@@ -9,6 +9,7 @@
 
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { Lru } from "../platform/cache";
+import { isolateState } from "../platform/isolate";
 import {
   ISSUER_FAILURE_TTL,
   JWKS_REFETCH_COOLDOWN,
@@ -16,7 +17,7 @@ import {
   MAX_JWKS_BYTES,
   MEMORY_CACHE_ENTRIES,
 } from "../platform/limits";
-import { type Runtime, stateOf } from "../platform/runtime";
+import type { OidcDeps } from "./deps";
 import type { ProviderInfo } from "./discovery";
 import { issuerFailureTier } from "./discovery";
 import { fetchJsonBounded } from "./fetch";
@@ -30,8 +31,8 @@ interface StoredJwks {
   keys: Record<string, unknown>[];
 }
 
-function jwksTier(runtime: Runtime) {
-  return runtime.caches.tier<StoredJwks>({ name: "oidc-jwks", memoryEntries: MEMORY_CACHE_ENTRIES.jwks });
+function jwksTier(deps: OidcDeps) {
+  return deps.caches.tier<StoredJwks>({ name: "oidc-jwks", memoryEntries: MEMORY_CACHE_ENTRIES.jwks });
 }
 
 /** The cache key names both the issuer and the `jwks_uri` its document gave. */
@@ -47,12 +48,14 @@ interface JwksState {
   inflight: Map<string, Promise<StoredJwks | string>>;
 }
 
-function state(runtime: Runtime): JwksState {
-  return stateOf(runtime, "oidc.jwks", () => ({
-    sets: new WeakMap(),
-    lastFetch: new Lru<number>(MEMORY_CACHE_ENTRIES.jwks),
-    inflight: new Map(),
-  }));
+const jwksState = isolateState<JwksState>(() => ({
+  sets: new WeakMap(),
+  lastFetch: new Lru<number>(MEMORY_CACHE_ENTRIES.jwks),
+  inflight: new Map(),
+}));
+
+function state(deps: OidcDeps): JwksState {
+  return jwksState(deps.caches);
 }
 
 /**
@@ -75,8 +78,8 @@ function sanitize(doc: unknown): StoredJwks | string {
   return { keys };
 }
 
-function keySetOf(runtime: Runtime, stored: StoredJwks): KeySet | null {
-  const s = state(runtime);
+function keySetOf(deps: OidcDeps, stored: StoredJwks): KeySet | null {
+  const s = state(deps);
   let set = s.sets.get(stored);
   if (set === undefined) {
     try {
@@ -90,9 +93,9 @@ function keySetOf(runtime: Runtime, stored: StoredJwks): KeySet | null {
 }
 
 /** True when an unknown-`kid` refetch for this issuer is allowed now (the 30 s cool-down). */
-export function mayRefetch(runtime: Runtime, provider: ProviderInfo): boolean {
-  const last = state(runtime).lastFetch.get(provider.issuer);
-  return last === undefined || runtime.clock.now() - last >= JWKS_REFETCH_COOLDOWN;
+export function mayRefetch(deps: OidcDeps, provider: ProviderInfo): boolean {
+  const last = state(deps).lastFetch.get(provider.issuer);
+  return last === undefined || deps.clock.now() - last >= JWKS_REFETCH_COOLDOWN;
 }
 
 /**
@@ -100,44 +103,40 @@ export function mayRefetch(runtime: Runtime, provider: ProviderInfo): boolean {
  * with {@link mayRefetch}). A failed refresh keeps nothing new; the caller refuses the token.
  */
 export async function loadKeySet(
-  runtime: Runtime,
+  deps: OidcDeps,
   provider: ProviderInfo,
   { refresh = false }: { refresh?: boolean } = {},
 ): Promise<KeySetResult> {
   const key = cacheKey(provider);
   if (!refresh) {
-    const cached = await jwksTier(runtime).get(key);
+    const cached = await jwksTier(deps).get(key);
     if (cached !== undefined && Array.isArray(cached.value?.keys)) {
-      const set = keySetOf(runtime, cached.value);
+      const set = keySetOf(deps, cached.value);
       if (set !== null) return { ok: true, keys: set };
     }
-    const remembered = await issuerFailureTier(runtime).get(`jwks ${key}`);
+    const remembered = await issuerFailureTier(deps).get(`jwks ${key}`);
     if (remembered !== undefined) return { ok: false, detail: `${remembered.value} (remembered)` };
   }
-  const s = state(runtime);
+  const s = state(deps);
   let pending = s.inflight.get(key);
   if (pending === undefined) {
-    pending = fetchJwks(runtime, provider, key).finally(() => s.inflight.delete(key));
+    pending = fetchJwks(deps, provider, key).finally(() => s.inflight.delete(key));
     s.inflight.set(key, pending);
   }
   const stored = await pending;
   if (typeof stored === "string") return { ok: false, detail: stored };
-  const set = keySetOf(runtime, stored);
+  const set = keySetOf(deps, stored);
   return set === null ? { ok: false, detail: "jwks: malformed key set" } : { ok: true, keys: set };
 }
 
-async function fetchJwks(
-  runtime: Runtime,
-  provider: ProviderInfo,
-  key: string,
-): Promise<StoredJwks | string> {
-  state(runtime).lastFetch.set(provider.issuer, runtime.clock.now());
-  const fetched = await fetchJsonBounded(runtime, provider.jwksUri, MAX_JWKS_BYTES);
+async function fetchJwks(deps: OidcDeps, provider: ProviderInfo, key: string): Promise<StoredJwks | string> {
+  state(deps).lastFetch.set(provider.issuer, deps.clock.now());
+  const fetched = await fetchJsonBounded(deps, provider.jwksUri, MAX_JWKS_BYTES);
   const stored = fetched.ok ? sanitize(fetched.value) : `jwks: ${fetched.detail}`;
   if (typeof stored === "string") {
-    await issuerFailureTier(runtime).put(`jwks ${key}`, stored, { ttlMs: ISSUER_FAILURE_TTL });
+    await issuerFailureTier(deps).put(`jwks ${key}`, stored, { ttlMs: ISSUER_FAILURE_TTL });
     return stored;
   }
-  await jwksTier(runtime).put(key, stored, { ttlMs: JWKS_TTL });
+  await jwksTier(deps).put(key, stored, { ttlMs: JWKS_TTL });
   return stored;
 }

@@ -7,8 +7,11 @@
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
 import { parseAppPrivateKey } from "../github/app-key";
-import { isLoopbackHostname, isValidIssuer } from "../oidc/syntax";
-import { type AnchoredPattern, compileAnchored } from "../trust/pattern";
+import { isLoopbackHostname } from "../oidc/syntax";
+import { type AllowlistProblem, buildAllowlist, type IssuerAllowlist } from "../trust/allowlist";
+
+export type { IssuerAllowlist };
+
 import {
   MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
   MAX_ALLOWED_ISSUER_PATTERNS,
@@ -42,11 +45,6 @@ export interface Config {
   /** Webhook secrets (rotation: several); empty when not configured. */
   webhookSecrets: string[];
   cache: KVNamespace;
-}
-
-export interface IssuerAllowlist {
-  issuers: readonly string[];
-  patterns: readonly AnchoredPattern[];
 }
 
 export const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
@@ -134,36 +132,30 @@ export function loadConfig(env: Env): Result<Config> {
         return misconfigured("ALLOWED_ISSUERS", "not a comma-separated list or a JSON array");
       // Set but empty (`[]`, `,`) is a mistake: it must never read as "every issuer" (fail closed).
       if (list.length === 0) return misconfigured("ALLOWED_ISSUERS", "set but lists no issuer");
-      if (list.length > MAX_ALLOWED_ISSUERS) {
-        return misconfigured("ALLOWED_ISSUERS", `more than ${MAX_ALLOWED_ISSUERS} issuers`);
-      }
-      const bad = list.findIndex((i) => !isValidIssuer(i));
-      if (bad >= 0) return misconfigured("ALLOWED_ISSUERS", `entry ${bad + 1} is not a valid issuer URL`);
       issuers = list;
     }
-    const patterns: AnchoredPattern[] = [];
+    let patterns: string[] = [];
     if (isSet(env.ALLOWED_ISSUER_PATTERNS)) {
       const list = parseList(env.ALLOWED_ISSUER_PATTERNS as string | string[], false);
       if (list === null) return misconfigured("ALLOWED_ISSUER_PATTERNS", "not a JSON array of strings");
       if (list.length === 0) return misconfigured("ALLOWED_ISSUER_PATTERNS", "set but lists no pattern");
-      if (list.length > MAX_ALLOWED_ISSUER_PATTERNS) {
-        return misconfigured("ALLOWED_ISSUER_PATTERNS", `more than ${MAX_ALLOWED_ISSUER_PATTERNS} patterns`);
-      }
-      for (const [index, source] of list.entries()) {
-        if (source.length > MAX_ALLOWED_ISSUER_PATTERN_LENGTH) {
-          return misconfigured(
-            "ALLOWED_ISSUER_PATTERNS",
-            `pattern ${index + 1} is longer than ${MAX_ALLOWED_ISSUER_PATTERN_LENGTH}`,
-          );
-        }
-        const compiled = compileAnchored(source);
-        if (!compiled.ok) {
-          return misconfigured("ALLOWED_ISSUER_PATTERNS", `pattern ${index + 1}: ${compiled.error}`);
-        }
-        patterns.push(compiled.pattern);
-      }
+      patterns = list;
     }
-    issuerAllowlist = { issuers, patterns };
+    const built = buildAllowlist(issuers, patterns, {
+      maxIssuers: MAX_ALLOWED_ISSUERS,
+      maxPatterns: MAX_ALLOWED_ISSUER_PATTERNS,
+      maxPatternLength: MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
+    });
+    if (!built.ok) {
+      const first = built.problems[0] as AllowlistProblem;
+      const setting = first.list === "issuers" ? "ALLOWED_ISSUERS" : "ALLOWED_ISSUER_PATTERNS";
+      const entry = first.list === "issuers" ? "entry" : "pattern";
+      return misconfigured(
+        setting,
+        first.index === undefined ? first.message : `${entry} ${first.index + 1}: ${first.message}`,
+      );
+    }
+    issuerAllowlist = built.allowlist;
   }
 
   const webhookSecrets = isSet(env.GITHUB_WEBHOOK_SECRET)

@@ -65,6 +65,9 @@ export const GITHUB_RETRY_DELAY = 100;
 /** Retry-After sent to callers when GitHub is unavailable and did not say. */
 export const GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 export const GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+/** Every `Retry-After` the service sends is an integer in this range, whatever GitHub said. */
+export const MIN_RETRY_AFTER_SECONDS = 1;
+export const MAX_RETRY_AFTER_SECONDS = 3600;
 export const APP_JWT_BACKDATE_SECONDS = 60;
 export const APP_JWT_LIFETIME_SECONDS = 540;
 /** The App JWT is reused until this long before its `exp`. */
@@ -85,6 +88,10 @@ export const POLICY_NOT_FOUND_TTL = 5 * MINUTE;
 
 /** Policy parsing (behaviour §4.3): YAML nodes visited, aliases expanded, before a policy is refused. */
 export const MAX_POLICY_YAML_NODES = 10_000;
+
+/** The audit line: each string it carries is cut to this many characters, each list to this many entries. */
+export const AUDIT_MAX_STRING_CHARS = 1024;
+export const AUDIT_MAX_LIST_ENTRIES = 100;
 
 /** Isolate-memory LRU sizes. */
 export const MEMORY_CACHE_ENTRIES = {

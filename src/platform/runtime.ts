@@ -6,11 +6,13 @@
  */
 
 import type { Result } from "../errors/catalogue";
+import type { OidcDeps } from "../oidc/deps";
 import { CacheFactory } from "./cache";
 import { type Clock, systemClock } from "./clock";
 import { type Config, type Env, loadConfig } from "./config";
+import type { FetchFn } from "./fetch";
 
-export type FetchFn = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+export type { FetchFn };
 
 export interface Runtime {
   readonly env: Env;
@@ -19,8 +21,8 @@ export interface Runtime {
   readonly caches: CacheFactory;
   /** Every outbound request goes through this (so tests and the benchmark can count them). */
   readonly fetch: FetchFn;
-  /** Per-instance state of the stages (App JWT, JWKS cool-downs, …), created by the stage that owns it. */
-  readonly state: Map<string, unknown>;
+  /** What the OIDC stage is handed (a narrow view of this runtime). */
+  readonly oidc: OidcDeps;
 }
 
 export interface RuntimeOptions {
@@ -37,13 +39,16 @@ export function createRuntime(env: Env, options: RuntimeOptions = {}): Runtime {
   const config = loadConfig(env);
   const clock = options.clock ?? systemClock;
   const kv = config.ok ? config.value.cache : undefined;
+  const caches = new CacheFactory(clock, kv, logKvError);
+  const outbound: FetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+  const allowlist = config.ok ? config.value.issuerAllowlist : null;
   return {
     env,
     config,
     clock,
-    caches: new CacheFactory(clock, kv, logKvError),
-    fetch: options.fetch ?? ((input, init) => fetch(input, init)),
-    state: new Map(),
+    caches,
+    fetch: outbound,
+    oidc: { fetch: outbound, clock, caches, allowlist },
   };
 }
 
@@ -72,14 +77,4 @@ export function runtimeFor(env: Env): Runtime {
   const runtime = createRuntime(env);
   current = { print, kv: env.STS_CACHE, runtime };
   return runtime;
-}
-
-/** Per-instance state slot `key`, created with `init` on first use. */
-export function stateOf<T>(runtime: Runtime, key: string, init: () => T): T {
-  let value = runtime.state.get(key) as T | undefined;
-  if (value === undefined) {
-    value = init();
-    runtime.state.set(key, value);
-  }
-  return value;
 }

@@ -6,7 +6,7 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../../src/errors/catalogue";
+import { errorResponse } from "../../../src/errors/grpc";
 import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../../src/github";
 import { epochSeconds } from "../../../src/platform/clock";
 import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./setup";

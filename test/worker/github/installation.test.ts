@@ -6,7 +6,7 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../../src/errors/catalogue";
+import { errorResponse } from "../../../src/errors/grpc";
 import { findInstallation, mintInstallationToken, readPolicy } from "../../../src/github";
 import { createRuntime } from "../../../src/platform/runtime";
 import { TEST_APP_ID, testEnv } from "../helpers";

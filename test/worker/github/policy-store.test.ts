@@ -6,7 +6,7 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import { errorResponse } from "../../../src/errors/catalogue";
+import { errorResponse } from "../../../src/errors/grpc";
 import {
   evictPolicy,
   findInstallation,

@@ -92,12 +92,12 @@ describe("decodeUnverified (behaviour §3.1)", () => {
       expect(decoded.ok && decoded.value.jwsProblem).toBeTruthy();
       // A valid issuer: 401 SIGNATURE_INVALID before anything is fetched (a fetch of a.example would be
       // refused by the outbound router and answer DISCOVERY_FAILED instead).
-      const verified = await verifyBearer(testRuntime(), token);
+      const verified = await verifyBearer(testRuntime().oidc, token);
       expect(verified.ok).toBe(false);
       if (!verified.ok) expect(verified.failure.reason).toBe("SIGNATURE_INVALID");
       // The issuer rules still come first.
       const badIssuer = token.replace(b64({ iss: "https://a.example" }), b64({ iss: "http://a.example" }));
-      const refused = await verifyBearer(testRuntime(), badIssuer);
+      const refused = await verifyBearer(testRuntime().oidc, badIssuer);
       expect(!refused.ok && refused.failure.reason).toBe("INVALID_ISSUER");
     },
   );

@@ -4,10 +4,10 @@
  * issuer is refused whenever either allowlist var is set.
  */
 
-import { reset } from "cloudflare:test";
+import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
+import { handle } from "../../../src/app";
 import { messageOf } from "../../../src/errors/catalogue";
-import { verifyBearer } from "../../../src/oidc";
 import { loadConfig } from "../../../src/platform/config";
 import { createRuntime, type FetchFn } from "../../../src/platform/runtime";
 import { TEST_DOMAIN, testEnv } from "../helpers";
@@ -43,8 +43,16 @@ describe("an allowlist that is set but empty fails closed", () => {
       return new Response("{}", { status: 404 });
     };
     const runtime = createRuntime(testEnv(overrides), { fetch: counting });
-    const result = await verifyBearer(runtime, tokenFor("https://attacker.example.com"));
-    expect(result.ok).toBe(false);
+    const ctx = createExecutionContext();
+    const response = await handle(
+      new Request(`https://${TEST_DOMAIN}/sts/exchange?scope=acme/repo&identity=x`, {
+        headers: { Authorization: `Bearer ${tokenFor("https://attacker.example.com")}` },
+      }),
+      runtime,
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(response.status).toBe(500);
     expect(fetched).toEqual([]);
   });
 

@@ -34,7 +34,7 @@ async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<s
 }
 
 async function reasonOf(runtime: Runtime, token: string): Promise<string> {
-  const result = await verifyBearer(runtime, token);
+  const result = await verifyBearer(runtime.oidc, token);
   return result.ok ? "ok" : result.failure.reason;
 }
 
@@ -144,7 +144,7 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
     "jwks_uri %s is refused",
     async (jwksUri) => {
       const s = stub({ [DISCOVERY]: doc(jwksUri) });
-      expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+      expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
       expect(s.fetched).toEqual([DISCOVERY]);
     },
   );
@@ -153,7 +153,7 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
     "a redirect of discovery to %s is not followed",
     async (location) => {
       const s = stub({ [DISCOVERY]: () => new Response(null, { status: 302, headers: { location } }) });
-      expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+      expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
       expect(s.fetched).toEqual([DISCOVERY]);
     },
   );
@@ -164,14 +164,14 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
       [DISCOVERY]: doc(jwks),
       [jwks]: () => new Response(null, { status: 307, headers: { location: "http://127.0.0.1:8787/k" } }),
     });
-    expect((await verifyBearer(s.runtime, unsigned(ISS))).ok).toBe(false);
+    expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
     expect(s.fetched).toEqual([DISCOVERY, jwks]);
   });
 
   it("an https jwks_uri on another host is still fetched (as upstream)", async () => {
     const jwks = "https://keys.example.com/jwks";
     const s = stub({ [DISCOVERY]: doc(jwks) });
-    await verifyBearer(s.runtime, unsigned(ISS));
+    await verifyBearer(s.runtime.oidc, unsigned(ISS));
     expect(s.fetched).toEqual([DISCOVERY, jwks]);
   });
 });

@@ -1,0 +1,19 @@
+/**
+ * @module platform/isolate
+ * Per-isolate state, typed and owned by the module that uses it. A module declares its state once,
+ * `const jwks = isolateState(() => ({ … }))`, and reads it with `jwks(owner)`, where `owner` is an object
+ * that lives exactly as long as one Worker instance (its cache factory or its runtime). A test that builds
+ * a new runtime gets new state, as a new isolate would; nothing is shared through a string-keyed map.
+ */
+
+export function isolateState<T>(init: () => T): (owner: object) => T {
+  const states = new WeakMap<object, T>();
+  return (owner) => {
+    let state = states.get(owner);
+    if (state === undefined) {
+      state = init();
+      states.set(owner, state);
+    }
+    return state;
+  };
+}
