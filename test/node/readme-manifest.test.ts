@@ -1,18 +1,37 @@
 /**
- * Keeps the README honest offline: every policy example it shows compiles with the real policy engine
- * and grants against the claim set it names; the GitHub App manifest is valid JSON for GitHub's manifest
- * flow with exactly the permissions the README lists, and covers what every example policy grants.
+ * Keeps the README and docs/ honest offline: every policy example they show compiles with the real policy
+ * engine and grants against the claim set it names; the GitHub App manifest is valid JSON for GitHub's
+ * manifest flow with exactly the permissions the README lists, and covers what every example policy
+ * grants; every relative link between README.md and docs/*.md resolves (file and heading); the headings
+ * that code comments cite exist; the refusal table matches the failure catalogue.
  */
 
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { CATALOGUE } from "../../src/errors/catalogue";
 import { checkToken, loadPolicy } from "../../src/trust";
 
-const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
-const manifestText = readFileSync(new URL("../../github-app-manifest.json", import.meta.url), "utf8");
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const read = (path: string) => readFileSync(resolve(root, path), "utf8");
+
+/** README.md and every docs/*.md, by repository-relative path. */
+const pages: ReadonlyMap<string, string> = new Map(
+  [
+    "README.md",
+    ...readdirSync(resolve(root, "docs"))
+      .filter((name) => name.endsWith(".md"))
+      .sort()
+      .map((name) => `docs/${name}`),
+  ].map((path) => [path, read(path)]),
+);
+const readme = pages.get("README.md") as string;
+const manifestText = read("github-app-manifest.json");
 const LEVEL: Record<string, number> = { read: 1, write: 2, admin: 3 };
 
 interface Example {
+  page: string;
   kind: "repo" | "org";
   claims: string;
   yaml: string;
@@ -21,25 +40,65 @@ interface Example {
 function examples(): Example[] {
   const out: Example[] = [];
   const re = /<!-- policy kind=(repo|org) claims=([\w.-]+\.json) -->\n```yaml\n([\s\S]*?)```/g;
-  for (const m of readme.matchAll(re)) {
-    out.push({ kind: m[1] as "repo" | "org", claims: m[2] as string, yaml: m[3] as string });
+  for (const [page, text] of pages) {
+    for (const m of text.matchAll(re)) {
+      out.push({ page, kind: m[1] as "repo" | "org", claims: m[2] as string, yaml: m[3] as string });
+    }
   }
   return out;
 }
 
-function readmePermissions(): Record<string, string> {
-  const block =
-    /<!-- app-permissions:start -->([\s\S]*?)<!-- app-permissions:end -->/.exec(readme)?.[1] ?? "";
+const APP_PERMISSIONS = /<!-- app-permissions:start -->([\s\S]*?)<!-- app-permissions:end -->/;
+
+/** The pages holding the App permission table (exactly one is expected). */
+function appPermissionPages(): string[] {
+  return [...pages].filter(([, text]) => APP_PERMISSIONS.test(text)).map(([page]) => page);
+}
+
+function appPermissions(): Record<string, string> {
+  const page = appPermissionPages()[0] ?? "README.md";
+  const block = APP_PERMISSIONS.exec(pages.get(page) ?? "")?.[1] ?? "";
   const out: Record<string, string> = {};
   for (const m of block.matchAll(/^\| `([a-z_]+)`\s*\| `(read|write|admin)`\s*\|/gm))
     out[m[1] as string] = m[2] as string;
   return out;
 }
 
-describe("README policy examples", () => {
+function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(read(`test/fixtures/claims/${name}`)) as Record<string, unknown>;
+}
+
+/** The text outside fenced code blocks (a `# comment` in a shell block is no heading). */
+function prose(text: string): string {
+  return text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[ \t]*$/gm, "");
+}
+
+/** GitHub's heading anchors: lower case, punctuation dropped (not `-` and `_`), each space a `-`. */
+function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const out = new Set<string>();
+  for (const m of prose(text).matchAll(/^#{1,6}[ \t]+(.+?)[ \t#]*$/gm)) {
+    const base = (m[1] as string)
+      .toLowerCase()
+      .replace(/<[^>]*>/g, "")
+      .replace(/[^\p{L}\p{M}\p{N}\s_-]/gu, "")
+      .replace(/\s/g, "-");
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    out.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return out;
+}
+
+/** The `## ` headings of a page, as written. */
+function sections(text: string): string[] {
+  return [...prose(text).matchAll(/^## (.+)$/gm)].map((m) => (m[1] as string).trim());
+}
+
+describe("policy examples in README.md and docs/", () => {
   const all = examples();
 
-  it("shows an example for GitHub Actions (repo and org), GitLab, Buildkite and Kubernetes", () => {
+  it("show an example for GitHub Actions (repo and org), GitLab, Buildkite and Kubernetes", () => {
     const sets = all.map((e) => e.claims);
     for (const name of [
       "github-actions-push.json",
@@ -51,19 +110,24 @@ describe("README policy examples", () => {
       expect(sets).toContain(name);
     }
     expect(all.some((e) => e.kind === "org")).toBe(true);
+    // The README keeps a first policy; the reference keeps every kind.
+    expect(all.some((e) => e.page === "README.md")).toBe(true);
   });
 
-  it.each(examples().map((e, i) => [`${i + 1} (${e.kind}, ${e.claims})`, e] as const))(
+  it("are all found: every policy marker is followed by a yaml block", () => {
+    let markers = 0;
+    for (const text of pages.values()) markers += text.match(/<!-- policy kind=/g)?.length ?? 0;
+    expect(all.length).toBe(markers);
+  });
+
+  it.each(all.map((e, i) => [`${i + 1} (${e.page}, ${e.kind}, ${e.claims})`, e] as const))(
     "example %s compiles and grants against its claim set",
     (_name, example) => {
-      const claims = JSON.parse(
-        readFileSync(new URL(`../fixtures/claims/${example.claims}`, import.meta.url), "utf8"),
-      ) as Record<string, unknown>;
       const loaded = loadPolicy(example.yaml, example.kind);
       expect(loaded.ok ? [] : loaded.problems).toEqual([]);
       if (!loaded.ok) return;
       expect(loaded.warnings).toEqual([]);
-      const grant = checkToken(loaded.policy, claims, "sts.example.com");
+      const grant = checkToken(loaded.policy, fixture(example.claims), "sts.example.com");
       expect(grant.ok ? "granted" : grant.failure).toBe("granted");
     },
   );
@@ -72,22 +136,18 @@ describe("README policy examples", () => {
     const example = all.find((e) => e.claims === "github-actions-immutable-sub.json") as Example;
     const loaded = loadPolicy(example.yaml, "repo");
     if (!loaded.ok) throw new Error("does not compile");
-    const fixture = (name: string) =>
-      JSON.parse(readFileSync(new URL(`../fixtures/claims/${name}`, import.meta.url), "utf8"));
     expect(checkToken(loaded.policy, fixture("github-actions-push.json"), "sts.example.com").ok).toBe(true);
     const pr = checkToken(loaded.policy, fixture("github-actions-pull-request.json"), "sts.example.com");
     expect(pr.ok ? "granted" : pr.failure.reason).toBe("SUBJECT_MISMATCH");
   });
 
   it("every permission an example grants is within the App permissions the README lists", () => {
-    const app = readmePermissions();
+    expect(appPermissionPages()).toHaveLength(1);
+    const app = appPermissions();
     for (const example of all) {
       const loaded = loadPolicy(example.yaml, example.kind);
       if (!loaded.ok) throw new Error("does not compile");
-      const claims = JSON.parse(
-        readFileSync(new URL(`../fixtures/claims/${example.claims}`, import.meta.url), "utf8"),
-      );
-      const grant = checkToken(loaded.policy, claims, "sts.example.com");
+      const grant = checkToken(loaded.policy, fixture(example.claims), "sts.example.com");
       if (!grant.ok) throw new Error("refused");
       for (const [name, level] of Object.entries(grant.value.permissions)) {
         expect(LEVEL[app[name] ?? ""] ?? 0, `${name}: ${level}`).toBeGreaterThanOrEqual(LEVEL[level] ?? 9);
@@ -126,7 +186,7 @@ describe("github-app-manifest.json", () => {
   });
 
   it("has exactly the permissions the README lists", () => {
-    const listed = readmePermissions();
+    const listed = appPermissions();
     expect(Object.keys(listed).length).toBeGreaterThan(0);
     expect(manifest.default_permissions).toEqual(listed);
   });
@@ -134,5 +194,88 @@ describe("github-app-manifest.json", () => {
   it("can be pasted into the README's single-quoted HTML attribute", () => {
     expect(manifestText).not.toMatch(/['<>&]/);
     expect(readme).toContain(`value='$(cat github-app-manifest.json)'`);
+  });
+});
+
+describe("links and headings of README.md and docs/", () => {
+  it("every relative link resolves to a file of this repository, and its #anchor to a heading", () => {
+    const broken: string[] = [];
+    for (const [page, text] of pages) {
+      for (const m of prose(text).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const href = m[1] as string;
+        if (/^[a-z][a-z0-9+.-]*:/i.test(href)) continue; // https:, mailto:
+        const [path = "", anchor] = href.split("#");
+        const target = path === "" ? resolve(root, page) : resolve(root, dirname(page), path);
+        const inRepo = relative(root, target);
+        if (inRepo.startsWith("..") || !existsSync(target)) {
+          broken.push(`${page}: ${href} (no such file in this repository)`);
+          continue;
+        }
+        if (anchor !== undefined && !anchors(readFileSync(target, "utf8")).has(anchor)) {
+          broken.push(`${page}: ${href} (no heading with that anchor)`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
+  });
+
+  it("every docs page is linked from the README", () => {
+    for (const page of pages.keys()) {
+      if (page !== "README.md") expect(readme).toContain(`](${page})`);
+    }
+  });
+
+  it("keeps the section headings that code comments cite", () => {
+    const cited: Record<string, string[]> = {
+      "docs/refusals.md": ["The error body", "Evaluation order", "Reasons", "Retry-After", "The audit line"],
+      "docs/security.md": ["What is trusted", "Policy files", "Tokens", "Issuer fetches", "Caching"],
+      "docs/configuration.md": [
+        "Settings",
+        "Issuer allowlist",
+        "Misconfiguration",
+        "GitHub Enterprise Server",
+      ],
+      "docs/policy-reference.md": ["Fields", "Patterns", "YAML rules", "Examples"],
+      "docs/ARCHITECTURE.md": [
+        "Request flow",
+        "Folders",
+        "Rules",
+        "Where a new door goes",
+        "Where a new check goes",
+      ],
+      "README.md": ["Quick start", "Local development with a real GitHub App"],
+    };
+    for (const [page, headings] of Object.entries(cited)) {
+      const have = sections(pages.get(page) ?? "");
+      for (const heading of headings) expect(have, page).toContain(heading);
+    }
+  });
+
+  it("names every step of the evaluation order, in order", () => {
+    const refusals = pages.get("docs/refusals.md") ?? "";
+    const section = /^## Evaluation order\n([\s\S]*?)^## /m.exec(refusals)?.[1] ?? "";
+    const steps = [...section.matchAll(/^\| (\d+b?) +\| ([^|]*?) +\|/gm)].map((m) => m[1]);
+    expect(steps).toEqual(["1", "2", "3", "4", "5", "6", "6b", "7", "8", "9", "10", "11", "12", "12b", "13"]);
+  });
+
+  it("lists every refusal reason with the status and code the catalogue gives it", () => {
+    const refusals = pages.get("docs/refusals.md") ?? "";
+    const section = /^## Reasons\n([\s\S]*?)^## /m.exec(refusals)?.[1] ?? "";
+    const rows = new Map(
+      [...section.matchAll(/^\| `([A-Z_]+)` +\| (\d+) \/ (\d+) +\|/gm)].map((m) => [
+        m[1] as string,
+        { status: Number(m[2]), code: Number(m[3]) },
+      ]),
+    );
+    expect([...rows.keys()].sort()).toEqual(Object.keys(CATALOGUE).sort());
+    for (const [reason, entry] of Object.entries(CATALOGUE)) {
+      expect(rows.get(reason), reason).toEqual({ status: entry.status, code: entry.code });
+    }
+  });
+
+  it("refers to nothing outside this repository", () => {
+    for (const [page, text] of pages) {
+      expect(text, page).not.toMatch(/decisions\.md|decisions §|behaviou?r §|\.\.\/shared|\.\.\/\.\.\//);
+    }
   });
 });
