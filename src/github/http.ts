@@ -49,6 +49,11 @@ function httpOptions(rt: Runtime): HttpOptions {
   return httpOptionsOf(rt);
 }
 
+/** The per-attempt timeout of this runtime's GitHub calls. */
+export function requestTimeoutMs(rt: Runtime): number {
+  return httpOptions(rt).timeoutMs;
+}
+
 /** Overrides the per-request timeout of this runtime (tests, the benchmark). */
 export function setGitHubRequestTimeout(rt: Runtime, timeoutMs: number): void {
   httpOptions(rt).timeoutMs = timeoutMs;
@@ -105,6 +110,12 @@ export async function githubFetch(
   };
 }
 
+/** What the rate-limit rules read of an answer: a `Response`, or an App call's answer. */
+export interface GitHubStatus {
+  status: number;
+  headers: { get(name: string): string | null };
+}
+
 /** GitHub refused a request for its rate limit; the seconds to tell the caller, when GitHub said. */
 export interface RateLimit {
   retryAfterSeconds: number | undefined;
@@ -118,7 +129,7 @@ export interface RateLimit {
  * must not be replaced by its stale copy). A 429, or a 403 with `X-RateLimit-Remaining: 0` or a
  * `Retry-After`, is a rate limit even when it says nothing readable about when to retry.
  */
-export function rateLimitOf(response: Response, clock: Clock): RateLimit | undefined {
+export function rateLimitOf(response: GitHubStatus, clock: Clock): RateLimit | undefined {
   const retryAfter = response.headers.get("Retry-After");
   const remaining = response.headers.get("X-RateLimit-Remaining");
   const limited =
@@ -130,7 +141,7 @@ export function rateLimitOf(response: Response, clock: Clock): RateLimit | undef
 }
 
 /** `Retry-After` (seconds or an HTTP date), else `X-RateLimit-Reset`, as seconds from now. */
-function secondsToWait(response: Response, retryAfter: string | null, clock: Clock): number | undefined {
+function secondsToWait(response: GitHubStatus, retryAfter: string | null, clock: Clock): number | undefined {
   if (retryAfter !== null) {
     const trimmed = retryAfter.trim();
     if (/^\d+$/.test(trimmed)) return Number(trimmed);

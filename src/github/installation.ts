@@ -12,8 +12,9 @@
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";
 import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import { describe, type GitHubCall, githubFetch, jsonOf, rateLimitOf, seg } from "./http";
-import { appJwt, dropAppJwt } from "./jwt";
+import { type AppCall, appFetch } from "./app-auth";
+import { describe, rateLimitOf, seg } from "./http";
+import { dropAppJwt } from "./jwt";
 import type { Installation } from "./types";
 
 type Cached = { id: number; accountType: Installation["accountType"] } | { missing: true };
@@ -38,29 +39,22 @@ export async function forgetInstallation(rt: Runtime, owner: string): Promise<vo
 type Lookup = { found: Installation } | { notFound: true };
 
 async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promise<Result<Lookup>> {
-  const jwt = await appJwt(rt);
-  if (!jwt.ok) return jwt;
-  const call: GitHubCall = {
+  const call: AppCall = {
     method: "GET",
     path: `/${kind}/${seg(owner)}/installation`,
-    authorization: `Bearer ${jwt.value}`,
     what: `installation lookup (${kind})`,
   };
-  const sent = await githubFetch(rt, call);
+  const sent = await appFetch(rt, call);
   if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
-  const response = sent.response;
-  const limit = rateLimitOf(response, rt.clock);
+  const answer = sent.answer;
+  const limit = rateLimitOf(answer, rt.clock);
   if (limit !== undefined) {
-    await response.body?.cancel();
     const { retryAfterSeconds } = limit;
-    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, response.status));
+    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, answer.status));
   }
-  if (response.status === 404) {
-    await response.body?.cancel();
-    return ok({ notFound: true });
-  }
-  if (response.status === 200) {
-    const body = (await jsonOf(response)) as { id?: unknown; account?: { type?: unknown } } | undefined;
+  if (answer.status === 404) return ok({ notFound: true });
+  if (answer.status === 200) {
+    const body = answer.data as { id?: unknown; account?: { type?: unknown } } | undefined;
     const id = body?.id;
     if (typeof id === "number" && Number.isSafeInteger(id) && id > 0) {
       const accountType = body?.account?.type === "User" ? "User" : "Organization";
@@ -68,10 +62,9 @@ async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promi
     }
     return fail("GITHUB_UNAVAILABLE", { owner }, `github ${call.what}: unreadable installation body`);
   }
-  await response.body?.cancel();
-  // 401: GitHub refused our JWT (clock skew, a key that does not belong to the App): sign anew next time.
-  if (response.status === 401) dropAppJwt(rt);
-  return fail("GITHUB_UNAVAILABLE", { owner }, describe(call, response.status));
+  // 401: GitHub refused our JWT (a key that does not belong to the App; skew is retried by auth-app).
+  if (answer.status === 401) dropAppJwt(rt);
+  return fail("GITHUB_UNAVAILABLE", { owner }, describe(call, answer.status));
 }
 
 /** The installation of the App on `owner` (organization or user account). */

@@ -1,13 +1,14 @@
 /**
  * @module github/jwt
- * The App JWT of decisions §3.12: RS256, `iat` = now − 60 s, `exp` = now + 540 s, `iss` = the App id,
- * signed with the PKCS#8 key from the configuration and reused from isolate memory until one minute
- * before `exp`, so a warm isolate signs about once every eight minutes and imports the key once.
+ * The App JWT (docs/differences-from-octo-sts.md, "App JWT"): RS256, `iat` = now − 60 s, `exp` = now +
+ * 540 s, `iss` = the App id, signed with Web Crypto (through jose) from the PKCS#8 key of the
+ * configuration, and reused from isolate memory until one minute before `exp`, so a warm isolate signs
+ * about once every eight minutes and imports the key once.
  *
- * Signed with jose's `SignJWT`, not `@octokit/auth-app`: auth-app 8.3.1 (through
- * universal-github-app-jwt 2.2.2) reads `Date.now()` itself (only a `timeDifference` offset can be
- * given), hard-codes `iat` = now − 30 s and `exp` = now + 570 s, and re-imports the key on every sign.
- * It could honour neither the injectable clock nor the claims of §3.12 exactly.
+ * This is the signer `@octokit/auth-app` is given as `createJwt` (github/app-auth.ts): auth-app asks for
+ * a JWT on every App-authenticated call and, when GitHub refuses one for clock skew, asks again with the
+ * difference between GitHub's clock (its `Date` header) and ours. That difference is kept for every later
+ * JWT of this isolate, so one skewed refusal is enough.
  */
 
 import { importPKCS8, SignJWT } from "jose";
@@ -18,32 +19,37 @@ import {
   APP_JWT_BACKDATE_SECONDS,
   APP_JWT_LIFETIME_SECONDS,
   APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS,
+  MAX_GITHUB_CLOCK_SKEW_SECONDS,
 } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 
 interface JwtState {
   key?: Promise<CryptoKey>;
+  /** The JWT in use, with `exp` on GitHub's clock (ours plus {@link skewSeconds}). */
   jwt?: { token: string; exp: number };
   /** A signature in progress, shared by concurrent callers so a cold isolate signs once. */
   signing?: Promise<Result<string>>;
+  /** GitHub's clock minus ours, in seconds, as auth-app measured it after a skew refusal (0 until then). */
+  skewSeconds: number;
   /** How many JWTs this instance signed (tests and the benchmark read it). */
   signed: number;
 }
 
-const jwtState = isolateState<JwtState>(() => ({ signed: 0 }));
-
-function stateFor(rt: Runtime): JwtState {
-  return jwtState(rt);
-}
+const jwtState = isolateState<JwtState>(() => ({ signed: 0, skewSeconds: 0 }));
 
 /** How many App JWTs this runtime has signed. */
 export function appJwtSignatures(rt: Runtime): number {
-  return stateFor(rt).signed;
+  return jwtState(rt).signed;
+}
+
+/** GitHub's clock minus ours, as last measured (0 until GitHub refused a JWT for skew). */
+export function appClockSkewSeconds(rt: Runtime): number {
+  return jwtState(rt).skewSeconds;
 }
 
 /** Forgets the cached JWT (GitHub refused it: the next call signs a new one). */
 export function dropAppJwt(rt: Runtime): void {
-  stateFor(rt).jwt = undefined;
+  jwtState(rt).jwt = undefined;
 }
 
 const UNREADABLE = "GITHUB_APP_PRIVATE_KEY";
@@ -64,7 +70,7 @@ async function sign(rt: Runtime, state: JwtState): Promise<Result<string>> {
       `${UNREADABLE}: Web Crypto refused the key (${why})`,
     );
   }
-  const now = epochSeconds(rt.clock);
+  const now = epochSeconds(rt.clock) + state.skewSeconds;
   const iat = now - APP_JWT_BACKDATE_SECONDS;
   const exp = now + APP_JWT_LIFETIME_SECONDS;
   const token = await new SignJWT({})
@@ -78,11 +84,24 @@ async function sign(rt: Runtime, state: JwtState): Promise<Result<string>> {
   return ok(token);
 }
 
-/** The App JWT for an `Authorization: Bearer` header, from memory when it has a minute left. */
-export async function appJwt(rt: Runtime): Promise<Result<string>> {
-  const state = stateFor(rt);
+/**
+ * The App JWT, from memory while it has a minute left. `skewSeconds`, when given, is GitHub's clock
+ * minus ours: it replaces the one in use and forces a new signature.
+ */
+export async function appJwt(rt: Runtime, skewSeconds?: number): Promise<Result<string>> {
+  const state = jwtState(rt);
+  if (skewSeconds !== undefined && Number.isFinite(skewSeconds)) {
+    // A Date header is GitHub's word, but never a reason to sign JWTs hours away from our own clock.
+    const bounded = Math.max(
+      -MAX_GITHUB_CLOCK_SKEW_SECONDS,
+      Math.min(MAX_GITHUB_CLOCK_SKEW_SECONDS, skewSeconds),
+    );
+    state.skewSeconds = Math.trunc(bounded);
+    state.jwt = undefined;
+  }
   const cached = state.jwt;
-  if (cached !== undefined && epochSeconds(rt.clock) < cached.exp - APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS) {
+  const now = epochSeconds(rt.clock) + state.skewSeconds;
+  if (cached !== undefined && now < cached.exp - APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS) {
     return ok(cached.token);
   }
   if (state.signing === undefined) {

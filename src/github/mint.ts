@@ -2,9 +2,9 @@
  * @module github/mint
  * Installation tokens (behaviour §6.4): a direct `POST /app/installations/{id}/access_tokens` with
  * `{"repositories":[…],"permissions":{…}}` exactly as asked, `repositories` omitted when not given.
- * One fresh token per call: nothing here caches or de-duplicates tokens (decisions §3.13; one reason
- * `@octokit/auth-app`, which does both, is not a dependency — toolchain.md, and github/jwt.ts for the
- * App JWT).
+ * One fresh token per call: nothing here caches or de-duplicates tokens (docs/security.md, "Tokens"),
+ * which is why the call goes through auth-app's hook (App JWT, clock-skew retry) and never through its
+ * installation authentication, which does both (github/app-auth.ts).
  *
  * A 404 for an installation id that came from the cache means the App was uninstalled (and perhaps
  * reinstalled under a new id): the cached id is dropped, the owner looked up again once, and the mint
@@ -13,9 +13,10 @@
 
 import { type Failure, fail, failure, ok, type Result, withArgs } from "../errors/catalogue";
 import type { Runtime } from "../platform/runtime";
-import { describe, type GitHubCall, githubFetch, jsonOf, type RateLimit, rateLimitOf } from "./http";
+import { type AppCall, appFetch } from "./app-auth";
+import { describe, type RateLimit, rateLimitOf } from "./http";
 import { findInstallation, forgetInstallation } from "./installation";
-import { appJwt, dropAppJwt } from "./jwt";
+import { dropAppJwt } from "./jwt";
 import type { Installation, MintedToken, TokenRequest } from "./types";
 
 /** A mint's answer, before the caller decides what it means for its purpose. */
@@ -40,20 +41,17 @@ async function post(
   request: TokenRequest,
   what: string,
 ): Promise<MintOutcome> {
-  const jwt = await appJwt(rt);
-  if (!jwt.ok) return { kind: "failed", failure: jwt.failure };
-  const call: GitHubCall = {
+  const call: AppCall = {
     method: "POST",
     path: `/app/installations/${installationId}/access_tokens`,
-    authorization: `Bearer ${jwt.value}`,
     body: mintBody(request),
     what,
   };
-  const sent = await githubFetch(rt, call);
+  const sent = await appFetch(rt, call);
   if (!sent.ok) return { kind: "failed", failure: sent.failure };
-  const response = sent.response;
-  if (response.status === 201 || response.status === 200) {
-    const body = (await jsonOf(response)) as { token?: unknown; expires_at?: unknown } | undefined;
+  const answer = sent.answer;
+  if (answer.status === 201 || answer.status === 200) {
+    const body = answer.data as { token?: unknown; expires_at?: unknown } | undefined;
     if (typeof body?.token === "string" && body.token !== "" && typeof body.expires_at === "string") {
       return { kind: "minted", token: { token: body.token, expiresAt: body.expires_at, installationId } };
     }
@@ -62,13 +60,12 @@ async function post(
       failure: failure("GITHUB_UNAVAILABLE", {}, `github ${what}: unreadable token body`),
     };
   }
-  await response.body?.cancel();
-  if (response.status === 401) dropAppJwt(rt);
+  if (answer.status === 401) dropAppJwt(rt);
   return {
     kind: "refused",
-    status: response.status,
-    rateLimit: rateLimitOf(response, rt.clock),
-    detail: describe(call, response.status),
+    status: answer.status,
+    rateLimit: rateLimitOf(answer, rt.clock),
+    detail: describe(call, answer.status),
   };
 }
 

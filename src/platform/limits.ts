@@ -30,6 +30,11 @@ export const MAX_ALLOWED_ISSUERS = 64;
 export const MAX_ALLOWED_ISSUER_PATTERNS = 16;
 export const MAX_ALLOWED_ISSUER_PATTERN_LENGTH = 256;
 
+/** An organization's trusted-issuer file (docs/trusted-issuers.md). */
+export const MAX_ORG_TRUSTED_ISSUERS = 64;
+export const MAX_ORG_TRUSTED_ISSUER_PATTERNS = 16;
+export const MAX_ORG_TRUSTED_ISSUER_PATTERN_CHARS = 256;
+
 /** OIDC discovery and JWKS fetches (decisions §3.10, GHSA-75r6-6jg8-pfcq). */
 export const MAX_DISCOVERY_BYTES = 100 * 1024;
 export const MAX_JWKS_BYTES = 100 * 1024;
@@ -72,6 +77,10 @@ export const APP_JWT_BACKDATE_SECONDS = 60;
 export const APP_JWT_LIFETIME_SECONDS = 540;
 /** The App JWT is reused until this long before its `exp`. */
 export const APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS = 60;
+/** The most GitHub's clock may differ from ours before App JWTs stop following it (auth-app's skew retry). */
+export const MAX_GITHUB_CLOCK_SKEW_SECONDS = 3600;
+/** Bodies of App-authenticated answers (installation, token) are read up to this many bytes. */
+export const MAX_GITHUB_APP_RESPONSE_BYTES = 256 * 1024;
 export const INSTALLATION_TTL = HOUR;
 export const INSTALLATION_NOT_FOUND_TTL = 5 * MINUTE;
 export const MAX_POLICY_BYTES = 1024 * 1024;
@@ -108,3 +117,12 @@ export const MEMORY_CACHE_ENTRIES = {
 export const KV_MIN_EXPIRATION_TTL_SECONDS = 60;
 /** KV keys are limited to 512 bytes; longer cache keys are hashed. */
 export const KV_MAX_KEY_BYTES = 480;
+
+/**
+ * The service's own exchange limits (docs/oauth.md, "Rate limits"): the Rate Limiting bindings count
+ * per 10 s or 60 s window, so a refused caller is told to come back after one 60 s window.
+ */
+export const EXCHANGE_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+/** Retry-After sent when an organization's trusted-issuer file cannot be read (GitHub down, or limited). */
+export const ORG_ISSUERS_UNAVAILABLE_RETRY_AFTER_SECONDS = GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS;
+export const ORG_ISSUERS_RATE_LIMIT_RETRY_AFTER_SECONDS = GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS;

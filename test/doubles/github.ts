@@ -335,6 +335,10 @@ export class GitHubDouble implements GitHubControl {
     tenant.calls.push(call);
     const out = this.route(tenant, req, path);
     call.status = out.hang ? 0 : out.status;
+    // GitHub's clock, as every GitHub answer carries it (auth-app measures clock skew from it).
+    if (!out.hang) {
+      out.headers = { date: new Date(this.nowSeconds(tenant) * 1000).toUTCString(), ...(out.headers ?? {}) };
+    }
     return out;
   }
 
@@ -413,7 +417,7 @@ export class GitHubDouble implements GitHubControl {
   }
 
   private jwtProblem(tenant: TenantState, authorization: string): string | null {
-    const match = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/.exec(authorization);
+    const match = /^Bearer ([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/i.exec(authorization);
     if (!match) return "A JSON web token could not be decoded";
     const [, h, p, s] = match as unknown as [string, string, string, string];
     let header: { alg?: unknown };
@@ -441,10 +445,11 @@ export class GitHubDouble implements GitHubControl {
       return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued.";
     }
     const now = this.nowSeconds(tenant);
+    // GitHub's exact messages: @octokit/auth-app recognises clock skew by them.
     if (iat > now + 60)
-      return "'Issued at' claim ('iat') must be an Integer representing a time in the past.";
+      return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued.";
     if (exp <= now)
-      return "'Expiration time' claim ('exp') must be a numeric value representing the future time.";
+      return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires.";
     if (exp - iat > 600 || exp > now + 600) {
       return "'Expiration time' claim ('exp') is too far in the future";
     }

@@ -449,11 +449,14 @@ describe("costs", () => {
     expect(await issuers.calls(issuer.id)).toEqual([]);
   });
 
-  it("two exchanges with the same policy get two different tokens", async () => {
+  it("two concurrent identical exchanges get two different tokens (nothing caches or shares a token)", async () => {
     const s = await scenario();
+    const jwt = bearer(await mint({ sub: "foo", aud: "octosts" }));
+    // Warm first, so both concurrent exchanges go straight to the mint with the same policy.
+    expect((await s.send("/sts/exchange?scope=org/repo&identity=foo", jwt)).status).toBe(200);
     const [a, b] = await Promise.all([
-      s.send("/sts/exchange?scope=org/repo&identity=foo", bearer(await mint({ sub: "foo", aud: "octosts" }))),
-      s.send("/sts/exchange?scope=org/repo&identity=foo", bearer(await mint({ sub: "foo", aud: "octosts" }))),
+      s.send("/sts/exchange?scope=org/repo&identity=foo", jwt),
+      s.send("/sts/exchange?scope=org/repo&identity=foo", jwt),
     ]);
     const ta = ((await a.json()) as { token: string }).token;
     const tb = ((await b.json()) as { token: string }).token;

@@ -5,9 +5,10 @@
 
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { errorResponse } from "../../../src/errors/grpc";
 import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../../src/github";
+import { appClockSkewSeconds } from "../../../src/github/jwt";
 import { epochSeconds } from "../../../src/platform/clock";
 import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./setup";
 
@@ -113,6 +114,51 @@ describe("App JWT", () => {
       expect(call.headers.accept).toBe("application/vnd.github+json");
       expect(call.headers["x-github-api-version"]).toBe("2022-11-28");
     }
+  });
+});
+
+describe("GitHub's clock differs from ours (@octokit/auth-app's skew recovery)", () => {
+  // Our JWT is valid for GitHub while GitHub's clock is between 60 s behind (iat) and 540 s ahead (exp);
+  // outside that GitHub refuses it with its exact skew messages and a Date header, and auth-app retries
+  // once with a JWT made for GitHub's time, which every later call of the isolate then uses.
+  it.each([
+    ["5 minutes behind", -300, 2],
+    ["5 minutes ahead", 300, 1],
+    ["10 minutes behind", -600, 2],
+    ["10 minutes ahead", 600, 2],
+  ])("still mints when GitHub's clock is %s", async (_name, offset, firstCalls) => {
+    const t = await tenant({ clockOffsetSeconds: offset });
+    const warnings: string[] = [];
+    const warn = vi.spyOn(console, "warn").mockImplementation((line: unknown) => {
+      warnings.push(String(line));
+    });
+    try {
+      const installation = await findInstallation(t.rt, "org");
+      expect(installation.ok).toBe(true);
+      const calls = await github.calls(t.id);
+      expect(calls.length).toBe(firstCalls);
+      if (firstCalls === 2) {
+        expect(calls.map((c) => c.status)).toEqual([401, 200]);
+        // The JWT now follows GitHub's clock; the next App call needs no retry.
+        expect(Math.abs(appClockSkewSeconds(t.rt) - offset)).toBeLessThanOrEqual(2);
+      }
+      if (!installation.ok) return;
+      const minted = await mintInstallationToken(t.rt, "org", installation.value, READ);
+      expect(minted.ok).toBe(true);
+      expect((await github.calls(t.id)).length).toBe(firstCalls + 1);
+    } finally {
+      warn.mockRestore();
+    }
+    // GitHub's error text never reaches a log line; the retry is logged in our words.
+    expect(warnings.join("\n")).not.toMatch(/Issued at|Expiration time|claim/);
+    if (firstCalls === 2) expect(warnings.some((w) => w.includes("github clock skew"))).toBe(true);
+  });
+
+  it("a JWT GitHub refuses for another reason is not retried", async () => {
+    const t = await tenant({ appId: "999" });
+    const installation = await findInstallation(t.rt, "org");
+    expect(installation.ok).toBe(false);
+    expect((await github.calls(t.id)).length).toBe(1);
   });
 });
 

@@ -73,5 +73,5 @@ export function decodeJwt(jwt: string): { header: Record<string, unknown>; claim
 }
 
 export function bearerOf(headers: Record<string, string>): string {
-  return (headers.authorization ?? "").replace(/^Bearer /, "");
+  return (headers.authorization ?? "").replace(/^Bearer /i, "");
 }
