@@ -71,6 +71,8 @@ interface Repo {
   id: number;
   defaultBranch: string;
   files: Map<string, string>;
+  /** Files at other refs (a pull request's head SHA, another branch): ref → path → text. */
+  refs: Map<string, Map<string, string>>;
 }
 
 interface ActiveFault extends Fault {
@@ -165,6 +167,9 @@ export class GitHubDouble implements GitHubControl {
         id: this.nextId++,
         defaultBranch: repo.defaultBranch ?? "main",
         files: new Map(Object.entries(repo.files ?? {})),
+        refs: new Map(
+          Object.entries(repo.refs ?? {}).map(([ref, files]) => [ref, new Map(Object.entries(files))]),
+        ),
       });
     }
     this.tenants.set(tenant.id, tenant);
@@ -585,9 +590,23 @@ export class GitHubDouble implements GitHubControl {
       (LEVEL[token.permissions.contents ?? ""] ?? 0) >= 1;
     if (!covers || repo === undefined) return message(404, "Not Found");
     const ref = req.url.searchParams.get("ref");
-    if (ref !== null && ref !== repo.defaultBranch) return message(404, `No commit found for the ref ${ref}`);
-    const text = repo.files.get(file);
-    if (text === undefined) return message(404, "Not Found");
+    const files = ref === null || ref === repo.defaultBranch ? repo.files : repo.refs.get(ref);
+    if (files === undefined) return message(404, `No commit found for the ref ${ref}`);
+    const text = files.get(file);
+    if (text === undefined) {
+      // A directory: GitHub answers its listing as JSON, whatever media type was asked for.
+      const prefix = `${file.replace(/\/+$/, "")}/`;
+      const entries = [...files.keys()].filter((p) => p.startsWith(prefix));
+      if (entries.length === 0) return message(404, "Not Found");
+      const names = [...new Set(entries.map((p) => p.slice(prefix.length).split("/")[0] as string))];
+      return jsonResponse(
+        200,
+        names.map((name) => {
+          const path = `${prefix}${name}`;
+          return { type: files.has(path) ? "file" : "dir", name, path };
+        }),
+      );
+    }
     const accept = req.headers.accept ?? "";
     const bytes = Buffer.from(text, "utf8");
     if (/application\/vnd\.github(\.v3)?\.raw/.test(accept)) {

@@ -23,8 +23,10 @@ export interface InstallationSetup {
 
 export interface RepoSetup {
   defaultBranch?: string;
-  /** Path in the repository → file text. */
+  /** Path in the repository → file text, on the default branch. */
   files?: Record<string, string>;
+  /** Files at other refs (a pull request's head SHA, another branch): ref → path → text. */
+  refs?: Record<string, Record<string, string>>;
 }
 
 export interface TenantSetup {
