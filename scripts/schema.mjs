@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// npm run schema: writes schema/trust-policy.schema.json and schema/org-trust-policy.schema.json from
-// the zod definitions in src/trust/schema.ts (test/node/schema.test.ts fails when they drift).
+// npm run schema: writes schema/trust-policy.schema.json, schema/org-trust-policy.schema.json and
+// schema/trusted-token-issuers.schema.json from the zod definitions in src/trust/schema.ts
+// (test/node/schema.test.ts fails when they drift).
 // Node 20 cannot import TypeScript, so the module is bundled in memory with esbuild first.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

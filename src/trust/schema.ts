@@ -1,9 +1,10 @@
 /**
  * @module policy/schema
- * The canonical shape of a trust policy (behaviour §4.2, decisions §3.5, §3.6, §3.11) as zod strict
- * objects, and the two JSON Schemas generated from them for editors (`schema/*.schema.json`, written
- * by `npm run schema`, checked for drift by a test). The YAML reader turns a file into this canonical
- * object first (key case folded, scalars converted as Go does); zod then checks types and values.
+ * The canonical shape of a trust policy (behaviour §4.2, decisions §3.5, §3.6, §3.11) and of an
+ * organization's trusted-issuer file (docs/trusted-issuers.md) as zod strict objects, and the JSON
+ * Schemas generated from them for editors (`schema/*.schema.json`, written by `npm run schema`,
+ * checked for drift by a test). The YAML reader turns a file into this canonical object first (key
+ * case folded, scalars converted as Go does); zod then checks types and values.
  */
 
 import * as z from "zod";
@@ -141,6 +142,33 @@ export type CanonicalPolicy = z.infer<typeof OrgPolicySchema>;
 export const REPO_KEYS = Object.keys(repoShape);
 export const ORG_KEYS = [...REPO_KEYS, "repositories"];
 
+/** `mode` of an organization's trusted-issuer file (docs/trusted-issuers.md); absent means the first. */
+export const TRUSTED_ISSUER_MODES = ["enforce", "audit"] as const;
+export type TrustedIssuerMode = (typeof TRUSTED_ISSUER_MODES)[number];
+
+const trustedIssuersShape = {
+  mode: z
+    .enum(TRUSTED_ISSUER_MODES)
+    .describe(
+      "enforce (the default) refuses tokens of any other issuer; audit only logs what enforce would do",
+    )
+    .optional(),
+  issuers: z
+    .array(z.string())
+    .describe("exact issuers, compared byte for byte with the token's `iss`; scheme and host in lowercase")
+    .optional(),
+  issuer_patterns: z
+    .array(z.string())
+    .describe("RE2 patterns the whole `iss` must match; a pattern may not let an issuer span a host boundary")
+    .optional(),
+};
+
+/** An organization's `.github/chainguard/trusted-token-issuers.yaml` (docs/trusted-issuers.md). */
+export const TrustedIssuersSchema = z.strictObject(trustedIssuersShape);
+
+/** Top-level keys of the trusted-issuer file, in canonical spelling. */
+export const TRUSTED_ISSUERS_KEYS = Object.keys(trustedIssuersShape);
+
 /**
  * The compile rules of decisions §3 that a JSON Schema can say (one of issuer/issuer_pattern, one of
  * subject/subject_pattern, not both audience forms, permissions required and non-empty), so editors
@@ -166,15 +194,25 @@ function withCompileRules(schema: Record<string, unknown>, title: string): Recor
   };
 }
 
-/** The two committed JSON Schemas, as the exact text of their files. */
+/** The committed JSON Schemas, as the exact text of their files. */
 export function policyJsonSchemas(): {
   "trust-policy.schema.json": string;
   "org-trust-policy.schema.json": string;
+  "trusted-token-issuers.schema.json": string;
 } {
   const render = (s: z.ZodType, title: string) =>
     `${JSON.stringify(withCompileRules(z.toJSONSchema(s) as Record<string, unknown>, title), null, 2)}\n`;
+  const { $schema, ...issuers } = z.toJSONSchema(TrustedIssuersSchema) as Record<string, unknown>;
+  const trustedIssuers = {
+    $schema,
+    title: "Organization trusted token issuers",
+    description:
+      "The issuers an organization lets federate into it (.github/chainguard/trusted-token-issuers.yaml in its org policy repository; github-sts-worker). List at least one entry in issuers or issuer_patterns.",
+    ...issuers,
+  };
   return {
     "trust-policy.schema.json": render(RepoPolicySchema, "Trust policy (repository)"),
     "org-trust-policy.schema.json": render(OrgPolicySchema, "Trust policy (organization)"),
+    "trusted-token-issuers.schema.json": `${JSON.stringify(trustedIssuers, null, 2)}\n`,
   };
 }

@@ -18,4 +18,12 @@ describe("schema drift", () => {
     expect(org.properties.repositories).toMatchObject({ type: "array", minItems: 1 });
     expect(repo.properties.permissions.properties.pull_requests.enum).toEqual(["read", "write", "admin"]);
   });
+  it("the trusted-issuer schema: a mode enum and two string lists, nothing else", () => {
+    const s = JSON.parse(policyJsonSchemas()["trusted-token-issuers.schema.json"]);
+    expect(s.additionalProperties).toBe(false);
+    expect(Object.keys(s.properties)).toEqual(["mode", "issuers", "issuer_patterns"]);
+    expect(s.properties.mode.enum).toEqual(["enforce", "audit"]);
+    expect(s.properties.issuers).toMatchObject({ type: "array", items: { type: "string" } });
+    expect(s.properties.issuer_patterns).toMatchObject({ type: "array", items: { type: "string" } });
+  });
 });
