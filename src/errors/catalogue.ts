@@ -8,10 +8,13 @@
  */
 
 import {
+  EXCHANGE_RATE_LIMIT_RETRY_AFTER_SECONDS,
   GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS,
   GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS,
   MAX_RETRY_AFTER_SECONDS,
   MIN_RETRY_AFTER_SECONDS,
+  ORG_ISSUERS_RATE_LIMIT_RETRY_AFTER_SECONDS,
+  ORG_ISSUERS_UNAVAILABLE_RETRY_AFTER_SECONDS,
 } from "../platform/limits";
 
 /** Every reason a request can fail for. Only these leave the Worker (as `ErrorInfo.reason`). */
@@ -47,7 +50,20 @@ export type Reason =
   /** `POST /sts/exchange_refresh_token`: 501, as upstream (not in the decisions table, which says "as upstream"). */
   | "REFRESH_NOT_SUPPORTED"
   /** An unexpected exception: 500 without a stack; the audit line has the detail. */
-  | "INTERNAL";
+  | "INTERNAL"
+  /** `/oauth/token`: a `grant_type` other than token exchange (the octo-sts table maps it too). */
+  | "UNSUPPORTED_GRANT_TYPE"
+  /** Step 10: the organization's trusted-issuer file does not list the token's issuer. */
+  | "ORG_ISSUER_NOT_ALLOWED"
+  /** Step 10: the organization's trusted-issuer file cannot be read as one. */
+  | "ORG_ISSUERS_INVALID"
+  | "ORG_ISSUERS_UNAVAILABLE"
+  | "ORG_ISSUERS_RATE_LIMITED"
+  /** Steps 6b and 12b: the caller's or the owner's exchange budget is spent (`args.limiter` says which). */
+  | "EXCHANGE_RATE_LIMITED"
+  /** `/webhook`: no configured secret matches the delivery's signature. */
+  | "WEBHOOK_SIGNATURE_INVALID"
+  | "WEBHOOK_TOO_LARGE";
 
 /**
  * Values a message may carry. They are always the caller's own input or public facts (a setting's
@@ -71,6 +87,10 @@ export interface FailureArgs {
   retryAfterSeconds?: number;
   /** *_MISMATCH: the policy relied on the default audience and the token's `aud` lacks STS_DOMAIN. */
   audienceHint?: boolean;
+  /** INVALID_REQUEST on `/oauth/token`: the complete text (a missing or repeated parameter, a token type). */
+  requestError?: string;
+  /** EXCHANGE_RATE_LIMITED: which budget is spent (goes to `metadata.limiter`, and `limiter` on OAuth). */
+  limiter?: "caller" | "owner";
 }
 
 /** A failed stage: the wire reason, safe message arguments, and an audit-only detail. */
@@ -110,6 +130,7 @@ export const GrpcCode = {
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
@@ -158,6 +179,15 @@ export const CATALOGUE: Readonly<Record<Reason, CatalogueEntry>> = {
   MISCONFIGURED: { status: 500, code: GrpcCode.INTERNAL },
   REFRESH_NOT_SUPPORTED: { status: 501, code: GrpcCode.UNIMPLEMENTED },
   INTERNAL: { status: 500, code: GrpcCode.INTERNAL },
+  UNSUPPORTED_GRANT_TYPE: INVALID,
+  ORG_ISSUER_NOT_ALLOWED: DENIED,
+  // FAILED_PRECONDITION is HTTP 400 in grpc-gateway's table.
+  ORG_ISSUERS_INVALID: { status: 400, code: GrpcCode.FAILED_PRECONDITION },
+  ORG_ISSUERS_UNAVAILABLE: { status: 503, code: GrpcCode.UNAVAILABLE },
+  ORG_ISSUERS_RATE_LIMITED: { status: 429, code: GrpcCode.RESOURCE_EXHAUSTED },
+  EXCHANGE_RATE_LIMITED: { status: 429, code: GrpcCode.RESOURCE_EXHAUSTED },
+  WEBHOOK_SIGNATURE_INVALID: UNAUTHENTICATED,
+  WEBHOOK_TOO_LARGE: { status: 413, code: GrpcCode.INVALID_ARGUMENT },
 };
 
 /** Go's `%q` for the strings we echo: a JSON string literal is close enough and always safe. */
@@ -177,6 +207,7 @@ export function messageOf(f: Failure, domain: string): string {
       return "Method Not Allowed";
     case "INVALID_REQUEST":
       if (a.encodingError !== undefined) return a.encodingError;
+      if (a.requestError !== undefined) return a.requestError;
       return `too many values for field ${q(a.field)}: ${(a.values ?? []).join(", ")}`;
     case "MULTIPLE_SCOPES":
       return "multiple scopes not supported";
@@ -230,6 +261,22 @@ export function messageOf(f: Failure, domain: string): string {
       return "octo-sts does not support refresh tokens";
     case "INTERNAL":
       return "internal error";
+    case "UNSUPPORTED_GRANT_TYPE":
+      return "unsupported grant_type";
+    case "ORG_ISSUER_NOT_ALLOWED":
+      return "issuer not permitted by organization policy";
+    case "ORG_ISSUERS_INVALID":
+      return "organization trusted-issuer configuration is invalid";
+    case "ORG_ISSUERS_UNAVAILABLE":
+      return "organization trusted-issuer lookup unavailable";
+    case "ORG_ISSUERS_RATE_LIMITED":
+      return "organization trusted-issuer lookup rate limited";
+    case "EXCHANGE_RATE_LIMITED":
+      return "too many token exchanges, retry later";
+    case "WEBHOOK_SIGNATURE_INVALID":
+      return "no matching secrets";
+    case "WEBHOOK_TOO_LARGE":
+      return "webhook payload too large";
   }
 }
 
@@ -241,6 +288,8 @@ export function messageOf(f: Failure, domain: string): string {
 export function retryAfterOf(f: Failure): number | undefined {
   const fallback = DEFAULT_RETRY_AFTER_SECONDS[f.reason];
   if (fallback === undefined) return undefined;
+  // The service's own limit has a fixed window (docs/oauth.md, "Rate limits"): always the same answer.
+  if (f.reason === "EXCHANGE_RATE_LIMITED") return fallback;
   const given = f.args.retryAfterSeconds;
   const seconds = given !== undefined && Number.isFinite(given) ? Math.ceil(given) : fallback;
   return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(MIN_RETRY_AFTER_SECONDS, seconds));
@@ -249,4 +298,7 @@ export function retryAfterOf(f: Failure): number | undefined {
 const DEFAULT_RETRY_AFTER_SECONDS: Partial<Record<Reason, number>> = {
   RATE_LIMITED: GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS,
   GITHUB_UNAVAILABLE: GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  ORG_ISSUERS_UNAVAILABLE: ORG_ISSUERS_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  ORG_ISSUERS_RATE_LIMITED: ORG_ISSUERS_RATE_LIMIT_RETRY_AFTER_SECONDS,
+  EXCHANGE_RATE_LIMITED: EXCHANGE_RATE_LIMIT_RETRY_AFTER_SECONDS,
 };
