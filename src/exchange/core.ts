@@ -5,8 +5,9 @@
  * own wire format — the bearer token, the scope and the identity — and renders the typed result; the
  * core knows no HTTP parameter, header or body.
  *
- *   4–5 token (oidc) · 6 the token's own claim syntax (trust) · 7 scope and identity ·
- *   8 remembered 404 · 9 installation · 11 policy read, parse, compile · 12 match · 13 mint.
+ *   4–5 token (oidc) · 6 the token's own claim syntax (trust) · 6b caller limit (limits) ·
+ *   7 scope and identity · 8 remembered 404 · 9 installation · 11 policy read, parse, compile ·
+ *   12 match · 12b owner limit (limits) · 13 mint.
  *
  * Steps up to 8 make no GitHub call. The door's audit line is filled in as the steps run.
  */
@@ -20,6 +21,7 @@ import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../platform/lim
 import type { Runtime } from "../platform/runtime";
 import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../trust";
 import type { Audit } from "./audit";
+import { checkCallerLimit, checkOwnerLimit } from "./limits";
 import { resolveTarget, tokenRepositories } from "./scope";
 
 /** What a door read from its request. */
@@ -102,6 +104,15 @@ export async function runExchange(
   const syntax = checkTokenSyntax(claims);
   if (!syntax.ok) return refuse(syntax.failure);
 
+  // 6b. the caller's budget, keyed by the verified iss and sub, before anything is asked of GitHub
+  const callerLimit = await checkCallerLimit(
+    config.callerLimiter,
+    claims.iss as string,
+    claims.sub as string,
+    audit.record.request_id,
+  );
+  if (!callerLimit.ok) return refuse(callerLimit.failure);
+
   // 7. scope and identity
   const target = resolveTarget(scope, identity, config.orgPolicyRepo);
   if (!target.ok) return refuse(target.failure);
@@ -133,6 +144,10 @@ export async function runExchange(
   const grant = checkToken(loaded.policy, claims, config.stsDomain);
   if (!grant.ok) return refuse(grant.failure);
   audit.set("claims", grant.value.matched);
+
+  // 12b. the owner's budget: spent only by callers one of its policies trusts
+  const ownerLimit = await checkOwnerLimit(config.ownerLimiter, owner, audit.record.request_id);
+  if (!ownerLimit.ok) return refuse(ownerLimit.failure);
 
   // 13. mint
   const repositories = tokenRepositories(target.value, grant.value.repositories);

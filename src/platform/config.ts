@@ -18,6 +18,14 @@ import {
   MAX_ALLOWED_ISSUERS,
 } from "./limits";
 
+/**
+ * A Workers Rate Limiting binding (`[[ratelimits]]` in wrangler.toml): `limit` counts one request for
+ * `key` and says whether it is within the budget (docs/oauth.md, "Rate limits").
+ */
+export interface RateLimiter {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 /** The Worker's bindings, as `wrangler.toml`, secrets and `.dev.vars` provide them. */
 export interface Env {
   STS_DOMAIN?: string;
@@ -29,6 +37,10 @@ export interface Env {
   ALLOWED_ISSUER_PATTERNS?: string | readonly string[];
   GITHUB_WEBHOOK_SECRET?: string;
   STS_CACHE?: KVNamespace;
+  /** Per caller (`iss`+`sub`), step 6b; unbound: no limit. */
+  CALLER_LIMITER?: RateLimiter;
+  /** Per scope owner, step 12b; unbound: no limit. */
+  OWNER_LIMITER?: RateLimiter;
 }
 
 export interface Config {
@@ -45,6 +57,9 @@ export interface Config {
   /** Webhook secrets (rotation: several); empty when not configured. */
   webhookSecrets: string[];
   cache: KVNamespace;
+  /** CALLER_LIMITER and OWNER_LIMITER; null when unbound (no limit). */
+  callerLimiter: RateLimiter | null;
+  ownerLimiter: RateLimiter | null;
 }
 
 export const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
@@ -170,6 +185,16 @@ export function loadConfig(env: Env): Result<Config> {
     return misconfigured("STS_CACHE", "the KV namespace binding is missing");
   }
 
+  const limiters: (RateLimiter | null)[] = [];
+  for (const setting of ["CALLER_LIMITER", "OWNER_LIMITER"] as const) {
+    const bound: unknown = env[setting];
+    if (bound === undefined || bound === null) limiters.push(null);
+    else if (typeof (bound as { limit?: unknown }).limit !== "function") {
+      return misconfigured(setting, "not a Rate Limiting binding (no limit function)");
+    } else limiters.push(bound as RateLimiter);
+  }
+  const [callerLimiter = null, ownerLimiter = null] = limiters;
+
   return {
     ok: true,
     value: {
@@ -181,6 +206,8 @@ export function loadConfig(env: Env): Result<Config> {
       issuerAllowlist,
       webhookSecrets,
       cache,
+      callerLimiter,
+      ownerLimiter,
     },
   };
 }

@@ -66,15 +66,20 @@ function fingerprint(env: Env): string {
   ]);
 }
 
-let current: { print: string; kv: unknown; runtime: Runtime } | undefined;
+/** The bindings (objects, not settings) a runtime holds: a different one means a new runtime. */
+function bindingsOf(env: Env): readonly unknown[] {
+  return [env.STS_CACHE, env.CALLER_LIMITER, env.OWNER_LIMITER];
+}
+
+let current: { print: string; bindings: readonly unknown[]; runtime: Runtime } | undefined;
 
 /** The runtime of this isolate for `env`, created on first use and rebuilt only if the settings change. */
 export function runtimeFor(env: Env): Runtime {
   if (current !== undefined && current.runtime.env === env) return current.runtime;
   const print = fingerprint(env);
-  if (current !== undefined && current.print === print && current.kv === env.STS_CACHE)
-    return current.runtime;
+  const bindings = bindingsOf(env);
+  if (current?.print === print && current.bindings.every((b, i) => b === bindings[i])) return current.runtime;
   const runtime = createRuntime(env);
-  current = { print, kv: env.STS_CACHE, runtime };
+  current = { print, bindings, runtime };
   return runtime;
 }
