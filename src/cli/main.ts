@@ -1,15 +1,24 @@
 /**
  * @module cli/main
  * `sts-policy`, the command-line checker (issue 2): `check` validates policy files the way the service
- * will read them and prints `file:line:col: message` per problem; `explain` runs a policy against a
- * token's claims and says which check passes or fails and why, so a refused exchange can be debugged
- * without guessing. All I/O goes through {@link CliIo} (bin/sts-policy.mjs supplies Node's), which
- * keeps this file free of Node APIs and testable.
+ * will read them (and an organization's trusted-issuer file, recognised by its name) and prints
+ * `file:line:col: message` per problem; `explain` runs a policy against a token's claims and says
+ * which check passes or fails and why, so a refused exchange can be debugged without guessing. All
+ * I/O goes through {@link CliIo} (bin/sts-policy.mjs supplies Node's), which keeps this file free of
+ * Node APIs and testable.
  */
 
 import { messageOf } from "../errors/catalogue";
 import { decodeJsonObject } from "../oidc/token";
-import { type ExplainReport, explain, loadPolicy, type PolicyKind, type PolicyProblem } from "../trust";
+import {
+  type ExplainReport,
+  explain,
+  loadPolicy,
+  type PolicyKind,
+  type PolicyProblem,
+  parseTrustedIssuers,
+  TRUSTED_ISSUERS_FILE_NAME,
+} from "../trust";
 
 export interface CliIo {
   /** The file's text; throws when it cannot be read. */
@@ -30,7 +39,8 @@ export const USAGE = `usage:
   sts-policy check [--org] [--org-policy-repo NAME] FILE...
       Validate trust policy files. A file at <repo>/.github/chainguard/*.sts.yaml where <repo> is the
       org policy repository (.github unless --org-policy-repo) is read as an organization policy;
-      --org forces that. Prints file:line:col: message per problem; exit 1 on any error.
+      --org forces that. A file named trusted-token-issuers.yaml is checked as an organization's
+      trusted-issuer file. Prints file:line:col: message per problem; exit 1 on any error.
   sts-policy explain --policy FILE (--claims CLAIMS.json | --token JWT) [--domain DOMAIN] [--org]
       Run the policy against a token's claims: every check with pass/fail and why, then the grant or
       the refusal the service would give. --token decodes the JWT payload WITHOUT verifying it.
@@ -79,6 +89,29 @@ export function kindForPath(absolutePath: string, orgPolicyRepo: string): Policy
     : "repo";
 }
 
+/** An organization's trusted-issuer file, recognised by its name (docs/trusted-issuers.md). */
+export function isTrustedIssuersPath(path: string): boolean {
+  return path.split(/[\\/]+/).at(-1) === TRUSTED_ISSUERS_FILE_NAME;
+}
+
+const plural = (n: number, noun: string) => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/** Checks a trusted-issuer file; the exit status for it. */
+function checkTrustedIssuers(file: string, text: string, io: CliIo): number {
+  const parsed = parseTrustedIssuers(text);
+  if (!parsed.ok) {
+    for (const p of parsed.problems) io.out(format(file, p, false));
+    return EXIT_PROBLEMS;
+  }
+  for (const p of parsed.warnings) io.out(format(file, p, true));
+  const { mode, allowlist } = parsed.file;
+  const warned = parsed.warnings.length > 0 ? `, ${plural(parsed.warnings.length, "warning")}` : "";
+  io.out(
+    `${file}: ok (trusted issuers, ${mode} mode, ${plural(allowlist.issuers.length, "issuer")}, ${plural(allowlist.patterns.length, "pattern")}${warned})`,
+  );
+  return EXIT_OK;
+}
+
 function format(file: string, p: PolicyProblem, warning: boolean): string {
   return `${file}:${p.line}:${p.col}: ${warning ? "warning: " : ""}${p.message}`;
 }
@@ -98,6 +131,10 @@ function check(flags: Flags, io: CliIo): number {
     } catch (error) {
       io.out(`${file}:1:1: cannot read file: ${error instanceof Error ? error.message : String(error)}`);
       status = EXIT_PROBLEMS;
+      continue;
+    }
+    if (isTrustedIssuersPath(file)) {
+      if (checkTrustedIssuers(file, text, io) !== EXIT_OK) status = EXIT_PROBLEMS;
       continue;
     }
     const kind: PolicyKind = flags.switches.has("--org") ? "org" : kindForPath(io.resolve(file), orgRepo);

@@ -6,11 +6,22 @@
  */
 
 import { type CompiledPolicy, compilePolicy } from "./compile";
-import { type PolicyKind, type PolicyProblem, parsePolicy } from "./parse";
+import { type PolicyKind, type PolicyProblem, parsePolicy, sortProblems } from "./parse";
 
+export type { AllowlistRules, IssuerAllowlist } from "./allowlist";
+export { allowsIssuer } from "./allowlist";
 export type { ExplainReport, ExplainStep, Grant } from "./check";
 export { checkToken, checkTokenSyntax, explain } from "./check";
 export type { CompiledPolicy, Matcher } from "./compile";
+export {
+  ORG_TRUSTED_ISSUER_RULES,
+  parseTrustedIssuers,
+  TRUSTED_ISSUERS_FILE_NAME,
+  TRUSTED_ISSUERS_PATH,
+  type TrustedIssuerMode,
+  type TrustedIssuers,
+  type TrustedIssuersResult,
+} from "./org-issuers";
 export type { PolicyKind, PolicyProblem } from "./parse";
 export { PERMISSION_KEYS, PERMISSION_LEVELS, type PermissionLevel } from "./schema";
 
@@ -28,8 +39,4 @@ export function loadPolicy(text: string, kind: PolicyKind): LoadResult {
   const compiled = compilePolicy(parsed.parsed);
   if (!compiled.ok) return { ok: false, stage: "compile", problems: sortProblems(compiled.problems) };
   return { ok: true, policy: compiled.policy, warnings: sortProblems(parsed.parsed.warnings) };
-}
-
-function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
-  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
 }

@@ -40,6 +40,11 @@ export interface ParsedPolicy {
 
 export type ParseResult = { ok: true; parsed: ParsedPolicy } | { ok: false; problems: PolicyProblem[] };
 
+/** Problems in the order of their position in the file. */
+export function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
+  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
 export function problem(message: string, pos: Pos, field?: string): PolicyProblem {
   return field === undefined
     ? { message, line: pos.line, col: pos.col }
@@ -90,7 +95,8 @@ const REGEX_LOOKING = /[*^$()[\]{}\\?]|\.\+/;
 
 const KIND_NAME: Record<PolicyKind, string> = { repo: "repository", org: "organization" };
 
-function describe(node: YNode): string {
+/** How a node reads in a message: "a mapping", "a list", "empty", "the bool false", "the string x". */
+export function describe(node: YNode): string {
   if (node.kind === "map") return "a mapping";
   if (node.kind === "seq") return "a list";
   return node.scalar === "null"

@@ -1,7 +1,10 @@
 /** The `sts-policy` checker, spawned as a user runs it (bin/sts-policy.mjs, bundled on the fly). */
 import { spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const bin = fileURLToPath(new URL("../../bin/sts-policy.mjs", import.meta.url));
@@ -57,6 +60,46 @@ describe("sts-policy check", { timeout: 60_000 }, () => {
     expect(run("check", "--bogus", "x").code).toBe(2);
     expect(run("explain", "--policy", `${fixtures}/release.sts.yaml`).code).toBe(2);
     expect(run("--help").code).toBe(0);
+  });
+});
+
+describe("sts-policy check: an organization's trusted-issuer file", { timeout: 60_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "sts-policy-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** `test/fixtures/trusted-issuers/NAME.yaml` under the file's real name, in its own directory. */
+  const asTrustedIssuers = (name: string) => {
+    const path = join(dir, name, ".github", "chainguard", "trusted-token-issuers.yaml");
+    mkdirSync(join(path, ".."), { recursive: true });
+    copyFileSync(`test/fixtures/trusted-issuers/${name}.yaml`, path);
+    return path;
+  };
+
+  it("is recognised by its name and exits 0 when valid", () => {
+    const allow = asTrustedIssuers("orgallow");
+    const audit = asTrustedIssuers("orgaudit");
+    const r = run("check", allow, audit);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`${allow}: ok (trusted issuers, enforce mode, 1 issuer, 0 patterns)`);
+    expect(r.out).toContain(`${audit}: ok (trusted issuers, audit mode, 1 issuer, 0 patterns)`);
+  });
+  it("prints file:line:col: message and exits 1 when invalid", () => {
+    const bad = asTrustedIssuers("orgbad");
+    const r = run("check", bad);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain(`${bad}:2:5: issuer_patterns[0]: `);
+    const path = join(dir, "typo", "trusted-token-issuers.yaml");
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(path, "mode: Enforce\nissuer_pattern: x\n");
+    const typo = run("check", path);
+    expect(typo.code).toBe(1);
+    expect(typo.out).toContain(`${path}:1:7: mode must be enforce or audit, not the string Enforce`);
+    expect(typo.out).toContain(
+      `${path}:2:1: unknown key "issuer_pattern" in the trusted-issuer file: did you mean "issuer_patterns"?`,
+    );
+    // The same text under another name is a trust policy.
+    expect(run("check", "test/fixtures/trusted-issuers/orgallow.yaml").out).toContain(
+      'unknown key "issuers" in a repository policy',
+    );
   });
 });
 
