@@ -21,6 +21,9 @@ export default defineConfig({
             wrangler: { configPath: "./wrangler.toml" },
             miniflare: {
               kvNamespaces: ["STS_CACHE"],
+              // The real Rate Limiting binding, under a name the Worker does not read: only the tests
+              // that hand it in as CALLER_LIMITER (test/worker/exchange/limits.test.ts) are limited.
+              ratelimits: { TEST_CALLER_LIMITER: { simple: { limit: 3, period: 60 } } },
               bindings: {
                 ISSUER_DOUBLE_URL: inject("issuerUrl"),
                 GITHUB_DOUBLE_URL: inject("githubUrl"),

@@ -7,6 +7,7 @@
 
 import type { DoorContext } from "./endpoints/context";
 import { healthz, refreshNotSupported, root } from "./endpoints/health";
+import { METADATA_PATH, oauthMetadata, oauthToken, TOKEN_PATH } from "./endpoints/oauth-token";
 import { stsExchange } from "./endpoints/sts-exchange";
 import { failure } from "./errors/catalogue";
 import { errorResponse } from "./errors/grpc";
@@ -17,12 +18,17 @@ export { ROOT_MESSAGE } from "./endpoints/health";
 
 type Door = (door: DoorContext) => Response | Promise<Response>;
 
-/** Path → the methods it answers and its door; any other method answers `METHOD_NOT_ALLOWED`. */
-const ROUTES: Readonly<Record<string, { methods: readonly string[]; door: Door }>> = {
+/**
+ * Path → the methods it answers and its door; any other method answers `METHOD_NOT_ALLOWED` (501, the
+ * octo-sts body). `"*"` hands every method to the door: `/oauth/token` answers 405 itself, in OAuth terms.
+ */
+const ROUTES: Readonly<Record<string, { methods: readonly string[] | "*"; door: Door }>> = {
   "/": { methods: ["GET", "HEAD"], door: root },
   "/healthz": { methods: ["GET", "HEAD"], door: healthz },
   "/sts/exchange": { methods: ["GET", "POST"], door: stsExchange },
   "/sts/exchange_refresh_token": { methods: ["POST"], door: refreshNotSupported },
+  [TOKEN_PATH]: { methods: "*", door: oauthToken },
+  [METADATA_PATH]: { methods: ["GET"], door: oauthMetadata },
 };
 
 /**
@@ -45,7 +51,7 @@ export async function handle(request: Request, rt: Runtime, ctx: ExecutionContex
     const door: DoorContext = { request, url, rt, ctx, requestId, domain };
     const route = ROUTES[url.pathname];
     if (route === undefined) return errorResponse(failure("NOT_FOUND"), { requestId, domain });
-    if (!route.methods.includes(request.method)) {
+    if (route.methods !== "*" && !route.methods.includes(request.method)) {
       return errorResponse(failure("METHOD_NOT_ALLOWED"), { requestId, domain });
     }
     return await route.door(door);

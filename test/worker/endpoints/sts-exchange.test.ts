@@ -850,7 +850,6 @@ describe("configuration and routes", () => {
       "METHOD_NOT_ALLOWED",
       "Method Not Allowed",
     );
-    await expectRefusal(await s.send("/oauth/token", { method: "POST" }), 404, 5, "NOT_FOUND", "Not Found");
     await expectRefusal(await s.send("/webhook", { method: "POST" }), 404, 5, "NOT_FOUND", "Not Found");
     const root = await s.send("/");
     expect(root.status).toBe(200);
