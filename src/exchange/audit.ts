@@ -30,6 +30,11 @@ export interface AuditRecord {
   scope?: string;
   identity?: string;
   installation_id?: number;
+  /**
+   * Step 10: the organization's trusted-issuer file (`mode` none when it has none); in audit mode
+   * `allowed: false` is what enforce would have refused.
+   */
+  org_issuers?: { mode: string; allowed: boolean; source: string };
   /** Where the policy text came from: memory, kv, github or stale. */
   policy_source?: string;
   permissions?: Record<string, string>;

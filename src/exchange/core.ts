@@ -6,20 +6,35 @@
  * core knows no HTTP parameter, header or body.
  *
  *   4–5 token (oidc) · 6 the token's own claim syntax (trust) · 6b caller limit (limits) ·
- *   7 scope and identity · 8 remembered 404 · 9 installation · 11 policy read, parse, compile ·
- *   12 match · 12b owner limit (limits) · 13 mint.
+ *   7 scope and identity · 8 remembered 404 · 9 installation · 10 the organization's trusted issuers ·
+ *   11 policy read, parse, compile · 12 match · 12b owner limit (limits) · 13 mint.
  *
  * Steps up to 8 make no GitHub call. The door's audit line is filled in as the steps run.
  */
 
 import { type Failure, failure, type Result, withArgs } from "../errors/catalogue";
-import { findInstallation, lookupPolicy, mintInstallationToken, readPolicy, type Waiter } from "../github";
+import {
+  findInstallation,
+  lookupOrgIssuers,
+  lookupPolicy,
+  mintInstallationToken,
+  type OrgIssuers,
+  readPolicy,
+  type Waiter,
+} from "../github";
 import { verifyBearer } from "../oidc";
 import { Lru, sha256Hex } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import { checkToken, checkTokenSyntax, type LoadResult, loadPolicy, type PolicyKind } from "../trust";
+import {
+  allowsIssuer,
+  checkToken,
+  checkTokenSyntax,
+  type LoadResult,
+  loadPolicy,
+  type PolicyKind,
+} from "../trust";
 import type { Audit } from "./audit";
 import { checkCallerLimit, checkOwnerLimit } from "./limits";
 import { resolveTarget, tokenRepositories } from "./scope";
@@ -80,6 +95,19 @@ function compiled(rt: Runtime, text: string, kind: PolicyKind): LoadResult {
   return entry.loaded;
 }
 
+/** What step 10 decided, for the audit line: audit mode never refuses, but says what enforce would do. */
+export interface OrgIssuerVerdict {
+  /** `none` when the owner has no trusted-issuer file (every issuer allowed). */
+  mode: "enforce" | "audit" | "none";
+  allowed: boolean;
+  source: string;
+}
+
+export function judgeOrgIssuer(org: OrgIssuers, issuer: string): OrgIssuerVerdict {
+  if (org.state === "absent") return { mode: "none", allowed: true, source: org.source };
+  return { mode: org.file.mode, allowed: allowsIssuer(org.file.allowlist, issuer), source: org.source };
+}
+
 /** Runs steps 4–13 for `request`; the door turns the result into its own response. */
 export async function runExchange(
   rt: Runtime,
@@ -128,6 +156,17 @@ export async function runExchange(
   const installation = await findInstallation(rt, owner);
   if (!installation.ok) return refuse(withIdentity(installation.failure, identity));
   audit.set("installation_id", installation.value.id);
+
+  // 10. the organization's own say over which issuers may federate into it (before any policy is read)
+  const orgIssuers = await lookupOrgIssuers(rt, ctx, owner, installation.value);
+  if (!orgIssuers.ok) return refuse(withIdentity(orgIssuers.failure, identity));
+  const verdict = judgeOrgIssuer(orgIssuers.value, verified.value.issuer);
+  audit.set("org_issuers", verdict);
+  if (verdict.mode === "enforce" && !verdict.allowed) {
+    return refuse(
+      failure("ORG_ISSUER_NOT_ALLOWED", { owner }, "issuer not in the organization's trusted-issuer file"),
+    );
+  }
 
   // 11. policy read, parse, compile (missing, unparsable and uncompilable look alike to the caller)
   const text = await readPolicy(rt, ctx, owner, installation.value, policyRepo, identity, cached);

@@ -11,6 +11,7 @@ export { setGitHubRequestTimeout } from "./http";
 export { findInstallation, forgetInstallation } from "./installation";
 export { appJwt, appJwtSignatures } from "./jwt";
 export { mintBody, mintInstallationToken } from "./mint";
+export { evictOrgIssuers, lookupOrgIssuers, type OrgIssuers } from "./org-issuers-store";
 export {
   evictPolicy,
   lookupPolicy,

@@ -95,8 +95,30 @@ export const POLICY_MEMORY_TTL = MINUTE;
 export const POLICY_STALE_TTL = HOUR;
 export const POLICY_NOT_FOUND_TTL = 5 * MINUTE;
 
-/** Policy parsing (behaviour §4.3): YAML nodes visited, aliases expanded, before a policy is refused. */
+/**
+ * An organization's trusted-issuer file (docs/trusted-issuers.md): fresh like a policy, a stale copy
+ * used only while GitHub cannot answer, and the last valid file, kept apart from evictions.
+ */
+export const ORG_ISSUERS_FRESH_TTL = 5 * MINUTE;
+export const ORG_ISSUERS_MEMORY_TTL = MINUTE;
+export const ORG_ISSUERS_STALE_TTL = HOUR;
+export const ORG_ISSUERS_LAST_KNOWN_GOOD_TTL = HOUR;
+
+/** Policy parsing: YAML nodes visited, aliases expanded, before a policy is refused. */
 export const MAX_POLICY_YAML_NODES = 10_000;
+/** A policy's scalars after alias expansion, in characters (aliases must not multiply a 1 MiB file). */
+export const MAX_POLICY_EXPANDED_CHARS = 1024 * 1024;
+/** Did-you-mean hints are computed only for keys this long or shorter (edit distance is quadratic). */
+export const MAX_HINT_KEY_CHARS = 64;
+
+/**
+ * Pattern bounds (docs/policy-reference.md, "Patterns"): a pattern's length; its repetition expansion
+ * (for each counted repeat x{n,m}, the larger count times the characters of x, nested repeats
+ * multiplied, summed); and the sum of the expansions of one policy's patterns.
+ */
+export const MAX_PATTERN_CHARS = 1024;
+export const MAX_PATTERN_REPETITION_EXPANSION = 1000;
+export const MAX_POLICY_REPETITION_EXPANSION = 4000;
 
 /** The audit line: each string it carries is cut to this many characters, each list to this many entries. */
 export const AUDIT_MAX_STRING_CHARS = 1024;
@@ -109,6 +131,8 @@ export const MEMORY_CACHE_ENTRIES = {
   issuerFailures: 500,
   installations: 500,
   policies: 500,
+  /** Trusted-issuer files, one per owner (and their last-known-good copies). */
+  orgIssuers: 200,
   /** Parsed and compiled policies, keyed by their text. */
   compiledPolicies: 200,
 } as const;

@@ -226,6 +226,8 @@ describe("the octo-sts/action and Chainguard SDK requests", () => {
     // The read token was revoked; the caller's token was not.
     expect(tokens.filter((t) => t.token !== body.token).every((t) => t.revoked)).toBe(true);
     expect(mintBodies(await s.calls())).toEqual([
+      // step 10: the organization's trusted-issuer file, with a token for ORG_POLICY_REPO only
+      { repositories: [".github"], permissions: { contents: "read" } },
       { repositories: ["deploy-tools"], permissions: { contents: "read" } },
       { repositories: ["deploy-tools"], permissions: { contents: "read", pull_requests: "write" } },
     ]);
@@ -416,8 +418,9 @@ describe("costs", () => {
     expect(cold.status).toBe(200);
     const coldGitHub = (await s.calls()).length;
     const coldIssuer = (await issuers.calls(issuer.id)).length;
-    // installation (orgs), read-token mint, contents read, revoke, mint; discovery and JWKS.
-    expect(coldGitHub).toBe(5);
+    // installation (orgs), trusted-issuer read-token mint (422: the owner has no .github repository,
+    // so every issuer is allowed), policy read-token mint, contents read, revoke, mint; discovery and JWKS.
+    expect(coldGitHub).toBe(6);
     expect(coldIssuer).toBe(2);
 
     const warmToken = await mint(claims, issuer.id);
@@ -483,7 +486,7 @@ describe("refusals (behaviour §2.5, decisions §2.1)", () => {
       "AUDIENCE_MISMATCH",
       `token does not match trust policy: token audience does not include "${TEST_DOMAIN}"; request the OIDC token with audience=${TEST_DOMAIN} or set audience in the policy`,
     );
-    expect(mintBodies(await s.calls())).toHaveLength(1); // the read token only
+    expect(mintBodies(await s.calls())).toHaveLength(2); // the two read tokens only
   });
 
   it("a mismatch never echoes a value from the policy, and nothing secret is logged", async () => {

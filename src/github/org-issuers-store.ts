@@ -1,0 +1,223 @@
+/**
+ * @module github/org-issuers-store
+ * The organization's trusted-issuer file (docs/trusted-issuers.md), read and kept for step 10 of the
+ * evaluation order: `<ORG_POLICY_REPO>/.github/chainguard/trusted-token-issuers.yaml` in the scope's
+ * owner, read through the contents capability (a `contents: read` token limited to `ORG_POLICY_REPO`,
+ * revoked after) from the default branch only.
+ *
+ * Most owners have no such file, no `.github` repository, or an installation that cannot see it: that
+ * must never become an outage, so the outcome of the read is classified exactly:
+ *
+ * | GitHub answer                                                | outcome                               |
+ * |--------------------------------------------------------------|---------------------------------------|
+ * | 200 with a file                                              | present (valid) or invalid            |
+ * | 404 on the read; a bare 422 minting the read token           | absent: every issuer allowed          |
+ * | 429, or `Retry-After` / `X-RateLimit-Remaining: 0`           | rate limited: stale copy, else 429    |
+ * | bare 403, 401, 404 on the mint, 5xx after retries, network   | unavailable: stale copy, else 503     |
+ * | a directory, or over 1 MiB                                   | invalid                               |
+ *
+ * Invalid: the last-known-good copy, else `ORG_ISSUERS_INVALID`. Cached like policies: fresh 5 min,
+ * a stale copy (present or absent) for 1 h used only when GitHub cannot answer, and the last valid
+ * file for 1 h kept apart, so an eviction (the webhook) drops the fresh copy but never the
+ * last-known-good one. Concurrent cold lookups for one owner in an isolate share one read.
+ */
+
+import { fail, ok, type Result } from "../errors/catalogue";
+import { Lru } from "../platform/cache";
+import { isolateState } from "../platform/isolate";
+import {
+  MAX_POLICY_BYTES,
+  MEMORY_CACHE_ENTRIES,
+  MEMORY_POLICY_TEXT_BUDGET,
+  ORG_ISSUERS_FRESH_TTL,
+  ORG_ISSUERS_LAST_KNOWN_GOOD_TTL,
+  ORG_ISSUERS_MEMORY_TTL,
+  ORG_ISSUERS_STALE_TTL,
+} from "../platform/limits";
+import type { Runtime } from "../platform/runtime";
+import { parseTrustedIssuers, TRUSTED_ISSUERS_PATH, type TrustedIssuers } from "../trust/org-issuers";
+import { type ContentsOutcome, readFile } from "./contents";
+import type { Installation, Waiter } from "./types";
+
+/** What step 10 learns of an owner's file. */
+export type OrgIssuers =
+  | { state: "absent"; source: Source }
+  | { state: "present"; file: TrustedIssuers; source: Source };
+
+/** Where the answer came from (for the audit line). */
+export type Source = "memory" | "kv" | "github" | "stale" | "last-known-good";
+
+type Cached = { text: string } | { absent: true } | { invalid: string };
+
+function tier(rt: Runtime) {
+  return rt.caches.tier<Cached>({
+    name: "gh-org-issuers",
+    memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
+    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET,
+    weigh: (cached) => ("text" in cached ? cached.text.length : 0),
+  });
+}
+
+/** The last valid file per owner, kept apart from the fresh copy: evictions never touch it. */
+function lastKnownGoodTier(rt: Runtime) {
+  return rt.caches.tier<{ text: string }>({
+    name: "gh-org-issuers-lkg",
+    memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
+    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET,
+    weigh: (cached) => cached.text.length,
+  });
+}
+
+function keyOf(rt: Runtime, owner: string): string {
+  const config = rt.config.ok ? rt.config.value : undefined;
+  return `${config?.githubBaseUrl ?? ""}|${owner.toLowerCase()}/${(config?.orgPolicyRepo ?? "").toLowerCase()}`;
+}
+
+/** Parsed files of this isolate, keyed (and weighed) by their text: parsing compiles RE2 patterns. */
+const parsedFiles = isolateState(
+  () =>
+    new Lru<{ text: string; file: TrustedIssuers | null; problem: string }>(
+      MEMORY_CACHE_ENTRIES.compiledPolicies,
+      MEMORY_POLICY_TEXT_BUDGET,
+      (entry) => entry.text.length,
+    ),
+);
+
+function parsed(rt: Runtime, text: string): { file: TrustedIssuers | null; problem: string } {
+  const memo = parsedFiles(rt.caches);
+  let entry = memo.get(text);
+  if (entry === undefined) {
+    const result = parseTrustedIssuers(text);
+    const first = result.ok ? undefined : result.problems[0];
+    entry = {
+      text,
+      file: result.ok ? result.file : null,
+      problem: first === undefined ? "" : `${first.line}:${first.col}: ${first.message}`,
+    };
+    memo.set(text, entry);
+  }
+  return entry;
+}
+
+/** Cold reads in flight in this isolate, one per owner, shared by concurrent exchanges. */
+const inflight = isolateState(() => new Map<string, Promise<Result<OrgIssuers>>>());
+
+/** Drops the fresh and stale copies of `owner`'s file (the webhook's entry point); keeps the last-known-good one. */
+export async function evictOrgIssuers(rt: Runtime, owner: string): Promise<void> {
+  await tier(rt).delete(keyOf(rt, owner));
+}
+
+/** The trusted-issuer file of `owner`, from the caches or read; see the module comment. */
+export async function lookupOrgIssuers(
+  rt: Runtime,
+  ctx: Waiter,
+  owner: string,
+  installation: Installation,
+): Promise<Result<OrgIssuers>> {
+  const key = keyOf(rt, owner);
+  const hit = await tier(rt).get(key);
+  if (hit !== undefined) return fromCached(rt, owner, hit.value, hit.from);
+  const pending = inflight(rt.caches);
+  let read = pending.get(key);
+  if (read === undefined) {
+    read = readAndStore(rt, ctx, owner, installation, key).finally(() => pending.delete(key));
+    pending.set(key, read);
+  }
+  return read;
+}
+
+async function fromCached(
+  rt: Runtime,
+  owner: string,
+  cached: Cached,
+  from: Source,
+): Promise<Result<OrgIssuers>> {
+  if ("absent" in cached) return ok({ state: "absent", source: from });
+  if ("invalid" in cached) return invalid(rt, owner, cached.invalid);
+  const { file, problem } = parsed(rt, cached.text);
+  // A cached text is one that parsed when stored; a newer code version may judge it otherwise.
+  if (file === null) return invalid(rt, owner, problem);
+  return ok({ state: "present", file, source: from });
+}
+
+/** An invalid file: the last-known-good copy, else the refusal. */
+async function invalid(rt: Runtime, owner: string, problem: string): Promise<Result<OrgIssuers>> {
+  const good = await lastKnownGoodTier(rt).get(keyOf(rt, owner));
+  if (good !== undefined) {
+    const { file } = parsed(rt, good.value.text);
+    if (file !== null) return ok({ state: "present", file, source: "last-known-good" });
+  }
+  return fail("ORG_ISSUERS_INVALID", { owner }, `trusted-issuer file of ${owner} invalid: ${problem}`);
+}
+
+async function readAndStore(
+  rt: Runtime,
+  ctx: Waiter,
+  owner: string,
+  installation: Installation,
+  key: string,
+): Promise<Result<OrgIssuers>> {
+  if (!rt.config.ok) return { ok: false, failure: rt.config.failure };
+  const repo = rt.config.value.orgPolicyRepo;
+  const read = await readFile(
+    rt,
+    ctx,
+    installation,
+    { owner, repo, path: TRUSTED_ISSUERS_PATH, maxBytes: MAX_POLICY_BYTES },
+    "trusted-issuer read",
+  );
+  const cache = tier(rt);
+  const store = (value: Cached) =>
+    cache.put(key, value, {
+      ttlMs: ORG_ISSUERS_FRESH_TTL,
+      staleMs: ORG_ISSUERS_STALE_TTL - ORG_ISSUERS_FRESH_TTL,
+    });
+  switch (read.kind) {
+    case "file": {
+      const { file, problem } = parsed(rt, read.text);
+      if (file === null) {
+        await store({ invalid: problem });
+        return invalid(rt, owner, problem);
+      }
+      await store({ text: read.text });
+      await lastKnownGoodTier(rt).put(key, { text: read.text }, { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL });
+      return ok({ state: "present", file, source: "github" });
+    }
+    case "absent":
+    case "no-access":
+      await store({ absent: true });
+      return ok({ state: "absent", source: "github" });
+    case "invalid":
+      await store({ invalid: read.detail });
+      return invalid(rt, owner, read.detail);
+    case "rate-limited":
+      return staleOr(rt, owner, key, read, "ORG_ISSUERS_RATE_LIMITED");
+    case "forbidden":
+    case "not-installed":
+    case "unavailable":
+      return staleOr(rt, owner, key, read, "ORG_ISSUERS_UNAVAILABLE");
+  }
+}
+
+/** GitHub could not answer: a stale copy when there is one (present and valid, or absent), else `reason`. */
+async function staleOr(
+  rt: Runtime,
+  owner: string,
+  key: string,
+  read: Exclude<ContentsOutcome, { kind: "file" | "absent" | "no-access" | "invalid" }>,
+  reason: "ORG_ISSUERS_RATE_LIMITED" | "ORG_ISSUERS_UNAVAILABLE",
+): Promise<Result<OrgIssuers>> {
+  const stale = await tier(rt).get(key, { allowStale: true });
+  if (stale !== undefined) {
+    if ("absent" in stale.value) return ok({ state: "absent", source: "stale" });
+    if ("text" in stale.value) {
+      const { file } = parsed(rt, stale.value.text);
+      if (file !== null) return ok({ state: "present", file, source: "stale" });
+    }
+  }
+  const detail = read.kind === "unavailable" ? (read.failure.detail ?? "unavailable") : read.detail;
+  const retryAfterSeconds = read.kind === "rate-limited" ? read.retryAfterSeconds : undefined;
+  return fail(reason, { owner, retryAfterSeconds }, `trusted-issuer file of ${owner}: ${detail}`);
+}
