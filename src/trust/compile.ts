@@ -6,6 +6,7 @@
  * anchored as a whole. An empty string counts as absent, as it does in Go.
  */
 
+import { MAX_POLICY_REPETITION_EXPANSION } from "../platform/limits";
 import { type ParsedPolicy, type PolicyKind, type PolicyProblem, problem } from "./parse";
 import { type AnchoredPattern, compileAnchored } from "./pattern";
 import type { PermissionLevel } from "./schema";
@@ -44,9 +45,24 @@ export function compilePolicy(parsed: ParsedPolicy): CompileResult {
   const at = (field: string) => positions.get(field)?.value ?? NO_POS;
   const keyAt = (field: string) => positions.get(field)?.key ?? NO_POS;
 
+  let expansion = 0;
   const compile = (field: string, source: string): AnchoredPattern | null => {
     const compiled = compileAnchored(source);
-    if (compiled.ok) return compiled.pattern;
+    if (compiled.ok) {
+      const before = expansion;
+      expansion += compiled.pattern.expansion;
+      if (before <= MAX_POLICY_REPETITION_EXPANSION && expansion > MAX_POLICY_REPETITION_EXPANSION) {
+        // Each pattern within its bound, but together too costly to match on every exchange.
+        problems.push(
+          problem(
+            `invalid ${field}: the policy's patterns reach a repetition expansion over ${MAX_POLICY_REPETITION_EXPANSION} here (the repetition bound per policy)`,
+            at(field),
+            field,
+          ),
+        );
+      }
+      return compiled.pattern;
+    }
     problems.push(problem(`invalid ${field}: ${compiled.error}`, at(field), field));
     return null;
   };

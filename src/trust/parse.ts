@@ -8,6 +8,7 @@
  */
 
 import { isValidAudience, isValidIssuer, isValidSubject } from "../oidc/syntax";
+import { MAX_HINT_KEY_CHARS } from "../platform/limits";
 import {
   type CanonicalPolicy,
   ORG_KEYS,
@@ -75,6 +76,8 @@ function levenshtein(a: string, b: string): number {
 
 /** The nearest valid key: same after folding `-`/space to `_`, or within a small edit distance. */
 export function didYouMean(key: string, candidates: readonly string[]): string | undefined {
+  // The edit distance costs the product of the lengths: a long key is no typo of a short one.
+  if (key.length > MAX_HINT_KEY_CHARS) return undefined;
   const norm = foldKey(key).replace(/[-\s.]/g, "_");
   const exact = candidates.find((c) => c === norm);
   if (exact) return exact;

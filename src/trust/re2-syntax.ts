@@ -180,7 +180,8 @@ export function hostBoundaryProblem(pattern: string): string | undefined {
  * nothing). A count over 1000 is a parse error, as in Go.
  */
 export function repetitionCost(pattern: string): CostResult {
-  const parsed = parseRe2(pattern);
+  // The parser alone: this bound is checked before the engine compiles (that compile is the cost).
+  const parsed = parseRe2Syntax(pattern);
   if (!parsed.ok) return parsed;
   try {
     return { ok: true, expansion: expansion(parsed.node, 1) };

@@ -12,7 +12,7 @@
  */
 
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument, visit } from "yaml";
-import { MAX_POLICY_YAML_NODES } from "../platform/limits";
+import { MAX_POLICY_EXPANDED_CHARS, MAX_POLICY_YAML_NODES } from "../platform/limits";
 
 /** 1-based line and column. */
 export interface Pos {
@@ -211,6 +211,9 @@ function parseChecked(text: string): YamlResult {
 
   const problems: YamlProblem[] = [];
   let budget = MAX_POLICY_YAML_NODES;
+  // Characters of scalars after alias expansion: 50 aliases of a 100 KB scalar are 5 MB of policy.
+  let expanded = 0;
+  let expandedTooLarge = false;
 
   // Every alias's target, found in one pass: the last node before it anchored with its name (what
   // the library's `Alias.resolve` answers, but that walks the whole document on every call, and a
@@ -278,6 +281,12 @@ function parseChecked(text: string): YamlResult {
     }
     if (isScalar(node)) {
       const raw = String(node.value ?? "");
+      expanded += raw.length;
+      if (expanded > MAX_POLICY_EXPANDED_CHARS) {
+        budget = -1;
+        expandedTooLarge = true;
+        return null;
+      }
       const pos = posOf(node);
       if (node.type === "PLAIN" && tag !== STR_TAG) return { kind: "scalar", pos, ...resolvePlain(raw) };
       return { kind: "scalar", pos, scalar: "string", text: raw };
@@ -288,6 +297,17 @@ function parseChecked(text: string): YamlResult {
 
   if (doc.contents === null) return { ok: true, root: null };
   const root = convert(doc.contents, 0);
+  if (expandedTooLarge) {
+    return {
+      ok: false,
+      problems: [
+        {
+          message: `policy is over ${MAX_POLICY_EXPANDED_CHARS} characters after alias expansion (the expanded size bound)`,
+          pos: NO_POS,
+        },
+      ],
+    };
+  }
   if (budget < 0) return TOO_BIG;
   if (root === null || problems.length > 0) return { ok: false, problems };
   return { ok: true, root };
