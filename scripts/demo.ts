@@ -2,12 +2,13 @@
  * `npm run demo`: the whole exchange, offline, in one command. Starts the issuer and GitHub doubles and
  * the real Worker bundle in workerd (scripts/lib/stack.ts), sets up the organization `acme`, its
  * repository `deploy-tools` and the policy `.github/chainguard/release.sts.yaml`, then walks through one
- * granted and two refused exchanges, printing each request, the policy, the permissions granted, the
- * refusal and the Worker's audit line. It then keeps the stack running with ready-to-paste commands
+ * granted exchange (on `/sts/exchange`, then the same job token on the RFC 8693 `POST /oauth/token`) and
+ * two refused ones, printing each request, the policy, the permissions granted, the refusal and the
+ * Worker's audit line. It then keeps the stack running with ready-to-paste commands
  * until Ctrl-C, which stops everything it started.
  *
- * `npm run demo -- --ci` (or CI=true): the walkthrough only; exits 0 only if the exchange was granted
- * and both refusals were refused with the expected reason.
+ * `npm run demo -- --ci` (or CI=true): the walkthrough only; exits 0 only if the exchange was granted on
+ * both endpoints and both refusals were refused with the expected reason.
  * Options: --port N (Worker, default 8787), --issuer-port N (8788), --github-port N (8789), --skip-build.
  */
 
@@ -37,7 +38,8 @@ interface Options {
 }
 
 const USAGE = `usage: npm run demo -- [--ci | --interactive] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
-  --ci              walk through once and exit (0 only if the exchange was granted and the refusals refused);
+  --ci              walk through once and exit (0 only if the exchange was granted on /sts/exchange and
+                    /oauth/token, and the refusals refused);
                     also when CI=true
   --interactive     stay up after the walkthrough even when CI=true is set in your shell
   --port N          the Worker's port (default ${DEFAULT_PORTS.worker}); --issuer-port, --github-port likewise
@@ -234,6 +236,58 @@ async function showExchange(stack: Stack, world: World, jwt: string): Promise<Sh
   return { status: response.status, body, audit, githubCalls };
 }
 
+const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+
+/** The RFC 8693 form a generic OAuth client sends for the demo's release token. */
+function tokenExchangeForm(jwt: string): Record<string, string> {
+  return {
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: jwt,
+    subject_token_type: ID_TOKEN_TYPE,
+    scope: DEMO_SCOPE,
+    audience: DEMO_IDENTITY,
+  };
+}
+
+/** A GitHub token as the walkthrough shows it once it has been shown whole: its kind, never the value. */
+function redactToken(token: unknown): unknown {
+  return typeof token === "string" && token.startsWith("ghs_")
+    ? `ghs_…(redacted, ${token.length} characters)`
+    : token;
+}
+
+async function showOAuthExchange(stack: Stack, world: World, jwt: string): Promise<Shown> {
+  const github = stack.doubles.github.double;
+  await github.clearCalls(world.githubId);
+  const form = tokenExchangeForm(jwt);
+  say(`  ${bold("request")} (RFC 8693, as a generic OAuth client sends it):`);
+  say(`    POST ${stack.url}/oauth/token`);
+  say("    Content-Type: application/x-www-form-urlencoded");
+  for (const [name, value] of Object.entries(form)) {
+    say(`      ${name}=${name === "subject_token" ? abbreviateJwt(value) : value}`);
+  }
+  const response = await fetch(`${stack.url}/oauth/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded", "user-agent": "npm-run-demo" },
+    body: new URLSearchParams(form).toString(),
+  });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { unparsable: text };
+  }
+  const colour = response.ok ? green : red;
+  say(`  ${bold("response")}: ${colour(`${response.status} ${response.statusText}`)}`);
+  say(indent(JSON.stringify({ ...body, access_token: redactToken(body.access_token) }, null, 2)));
+  const audit = await auditOf(response.headers.get("x-request-id"));
+  const githubCalls = await github.calls(world.githubId);
+  return { status: response.status, body, audit, githubCalls };
+}
+
 function showAudit(audit: AuditLine | undefined): void {
   say(`  ${bold("audit line")} (console.log of the Worker: what \`wrangler tail\` and Workers Logs show):`);
   say(audit === undefined ? red("    (no audit line seen)") : `    ${audit.raw}`);
@@ -270,11 +324,8 @@ async function walkthrough(stack: Stack, world: World): Promise<Outcome[]> {
   say(
     `  OIDC token (signed by the local issuer): iss ${pushClaims.iss}, sub ${pushClaims.sub}, aud ${pushClaims.aud}`,
   );
-  const granted = await showExchange(
-    stack,
-    world,
-    await issuer.mintToken(world.issuerId, { claims: pushClaims }),
-  );
+  const grantedJwt = await issuer.mintToken(world.issuerId, { claims: pushClaims });
+  const granted = await showExchange(stack, world, grantedJwt);
   const grantedRecord = granted.audit?.record ?? {};
   const token = typeof granted.body.token === "string" ? granted.body.token : "";
   if (granted.status === 200 && token.startsWith("ghs_")) {
@@ -303,6 +354,36 @@ async function walkthrough(stack: Stack, world: World): Promise<Outcome[]> {
     name: "exchange granted",
     ok: grantedOk,
     why: grantedOk ? "200 with a token for contents: write" : `got ${granted.status}`,
+  });
+  say();
+
+  // 1b. the same job token through the RFC 8693 door
+  say(bold("1b. The same job token, exchanged by a generic OAuth client (RFC 8693 token exchange)"));
+  const oauth = await showOAuthExchange(stack, world, grantedJwt);
+  const oauthRecord = oauth.audit?.record ?? {};
+  const oauthToken = typeof oauth.body.access_token === "string" ? oauth.body.access_token : "";
+  showGitHubCalls(oauth.githubCalls);
+  showAudit(oauth.audit);
+  say(
+    dim(
+      "  The same policy, steps and audit line (door oauth/token); only the wire format differs (docs/oauth.md).",
+    ),
+  );
+  const oauthOk =
+    oauth.status === 200 &&
+    oauthToken.startsWith("ghs_") &&
+    oauthToken !== token &&
+    oauth.body.issued_token_type === ACCESS_TOKEN_TYPE &&
+    oauth.body.token_type === "Bearer" &&
+    typeof oauth.body.expires_in === "number" &&
+    oauth.body.expires_in > 0 &&
+    oauthRecord.door === "oauth/token" &&
+    oauthRecord.decision === "granted" &&
+    JSON.stringify(oauthRecord.permissions) === JSON.stringify({ contents: "write" });
+  outcomes.push({
+    name: "RFC 8693 exchange granted",
+    ok: oauthOk,
+    why: oauthOk ? "200 with an access_token for contents: write" : `got ${oauth.status}`,
   });
   say();
 
@@ -428,6 +509,11 @@ function printTryIt(stack: Stack, options: Options): void {
   say(`  TOKEN=$(${helper})`);
   say(`  curl -s -H "Authorization: Bearer $TOKEN" "${base}${exchangePath(DEMO_SCOPE, DEMO_IDENTITY)}"`);
   say(dim("  (append | jq . to pretty-print; a 403 body names the reason)"));
+  say();
+  say("  The same exchange through the RFC 8693 endpoint (docs/oauth.md):");
+  say(`  curl -s "${base}/oauth/token" -d grant_type=${TOKEN_EXCHANGE_GRANT} \\`);
+  say(`    -d subject_token_type=${ID_TOKEN_TYPE} --data-urlencode "subject_token=$TOKEN" \\`);
+  say(`    -d scope=${DEMO_SCOPE} -d audience=${DEMO_IDENTITY}`);
   say();
   say(`  Other tokens: ${helperWith("--claims pull-request")}`);
   say(

@@ -74,13 +74,17 @@ const portArgs = (p: { worker: number; issuer: number; github: number }) => [
 ];
 
 describe("npm run demo", () => {
-  it("--ci walks through a granted exchange and two refusals and exits 0", async () => {
+  it("--ci walks through a granted exchange (on both endpoints) and two refusals and exits 0", async () => {
     const p = await ports();
     const child = run(["scripts/demo.ts", "--ci", ...portArgs(p)]);
     const { text, exit } = collect(child);
     expect(await exit, text()).toBe(0);
     const out = text();
     expect(out).toContain("ok   exchange granted");
+    expect(out).toContain("ok   RFC 8693 exchange granted: 200 with an access_token for contents: write");
+    expect(out).toMatch(/"msg":"sts\.exchange","door":"oauth\/token".*"decision":"granted"/);
+    // The RFC 8693 answer is shown with its token redacted.
+    expect(out).toMatch(/"access_token": "ghs_…\(redacted, \d+ characters\)"/);
     expect(out).toContain("ok   default audience refused: 403 AUDIENCE_MISMATCH");
     expect(out).toContain("ok   pull_request refused: 403 SUBJECT_MISMATCH");
     expect(out).toContain(`request the OIDC token with audience=localhost:${p.worker}`);
@@ -117,6 +121,22 @@ describe("npm run demo", () => {
     const body = (await response.json()) as { access_token?: string };
     expect(response.status).toBe(200);
     expect(body.access_token).toMatch(/^ghs_/);
+
+    // The printed RFC 8693 curl, sent as curl sends it.
+    expect(text()).toContain(`curl -s "http://localhost:${p.worker}/oauth/token" -d grant_type=`);
+    const oauth = await fetch(`http://127.0.0.1:${p.worker}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
+        subject_token: token,
+        scope: "acme/deploy-tools",
+        audience: "release",
+      }).toString(),
+    });
+    expect(oauth.status).toBe(200);
+    expect(((await oauth.json()) as { access_token?: string }).access_token).toMatch(/^ghs_/);
 
     child.kill("SIGINT");
     // 0 from the demo's own handler, or 130 (128 + SIGINT) when Miniflare's exit hook ends it first.
