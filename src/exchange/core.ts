@@ -25,7 +25,7 @@ import {
 import { verifyBearer } from "../oidc";
 import { Lru, sha256Hex } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
-import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET } from "../platform/limits";
+import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET_CHARS } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import {
   allowsIssuer,
@@ -74,7 +74,7 @@ const compiledPolicies = isolateState(
         kind,
         new Lru(
           MEMORY_CACHE_ENTRIES.compiledPolicies,
-          MEMORY_POLICY_TEXT_BUDGET,
+          MEMORY_POLICY_TEXT_BUDGET_CHARS,
           (entry) => entry.text.length,
         ),
       ]),

@@ -6,7 +6,7 @@
 
 import { fail, ok, type Result } from "../errors/catalogue";
 import { isRepoName } from "../platform/config";
-import { MAX_IDENTITY_LENGTH } from "../platform/limits";
+import { MAX_IDENTITY_CHARS } from "../platform/limits";
 
 const OWNER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,38}$/;
 const IDENTITY = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -38,7 +38,7 @@ export function resolveTarget(scope: string, identity: string, orgPolicyRepo: st
   if (parts.length > 2 || !OWNER.test(owner) || !validRepo) {
     return fail("INVALID_SCOPE", { scope }, "scope is not owner or owner/repo");
   }
-  if (identity.length > MAX_IDENTITY_LENGTH || !IDENTITY.test(identity) || identity.includes("..")) {
+  if (identity.length > MAX_IDENTITY_CHARS || !IDENTITY.test(identity) || identity.includes("..")) {
     return fail("INVALID_IDENTITY", { identity }, "identity is not a plain file name");
   }
 

@@ -25,7 +25,7 @@ import { readCapped } from "../platform/body";
 import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
-  GITHUB_RETRY_DELAY,
+  GITHUB_RETRY_DELAY_MS,
   GITHUB_TRANSIENT_RETRIES,
   GITHUB_USER_AGENT,
   MAX_GITHUB_APP_RESPONSE_BYTES,
@@ -155,7 +155,7 @@ export async function appFetch(
   const request = appRequestOf(rt);
   let last = "";
   for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
-    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY * attempt);
+    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY_MS * attempt);
     const signal = AbortSignal.timeout(requestTimeoutMs(rt));
     let answer: AppAnswer;
     try {

@@ -14,8 +14,8 @@ import type { Clock } from "../platform/clock";
 import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
-  GITHUB_REQUEST_TIMEOUT,
-  GITHUB_RETRY_DELAY,
+  GITHUB_REQUEST_TIMEOUT_MS,
+  GITHUB_RETRY_DELAY_MS,
   GITHUB_TRANSIENT_RETRIES,
   GITHUB_USER_AGENT,
 } from "../platform/limits";
@@ -43,7 +43,7 @@ interface HttpOptions {
   timeoutMs: number;
 }
 
-const httpOptionsOf = isolateState<HttpOptions>(() => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT }));
+const httpOptionsOf = isolateState<HttpOptions>(() => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT_MS }));
 
 function httpOptions(rt: Runtime): HttpOptions {
   return httpOptionsOf(rt);
@@ -86,7 +86,7 @@ export async function githubFetch(
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let last = "";
   for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
-    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY * attempt);
+    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY_MS * attempt);
     const signal = AbortSignal.timeout(httpOptions(rt).timeoutMs);
     let response: Response;
     try {

@@ -10,7 +10,7 @@
  */
 
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";
-import { INSTALLATION_NOT_FOUND_TTL, INSTALLATION_TTL, MEMORY_CACHE_ENTRIES } from "../platform/limits";
+import { INSTALLATION_NOT_FOUND_TTL_MS, INSTALLATION_TTL_MS, MEMORY_CACHE_ENTRIES } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import { type AppCall, appFetch } from "./app-auth";
 import { describe, rateLimitOf, seg } from "./http";
@@ -82,10 +82,10 @@ export async function findInstallation(rt: Runtime, owner: string): Promise<Resu
   if (result.ok && "notFound" in result.value) result = await lookup(rt, "users", owner);
   if (!result.ok) return result;
   if ("notFound" in result.value) {
-    await cache.put(key, { missing: true }, { ttlMs: INSTALLATION_NOT_FOUND_TTL });
+    await cache.put(key, { missing: true }, { ttlMs: INSTALLATION_NOT_FOUND_TTL_MS });
     return fail("NO_INSTALLATION", { owner }, `installation of ${owner}: orgs and users lookups were 404`);
   }
   const found = result.value.found;
-  await cache.put(key, { id: found.id, accountType: found.accountType }, { ttlMs: INSTALLATION_TTL });
+  await cache.put(key, { id: found.id, accountType: found.accountType }, { ttlMs: INSTALLATION_TTL_MS });
   return ok(found);
 }

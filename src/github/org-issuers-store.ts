@@ -28,11 +28,11 @@ import { isolateState } from "../platform/isolate";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
-  MEMORY_POLICY_TEXT_BUDGET,
-  ORG_ISSUERS_FRESH_TTL,
-  ORG_ISSUERS_LAST_KNOWN_GOOD_TTL,
-  ORG_ISSUERS_MEMORY_TTL,
-  ORG_ISSUERS_STALE_TTL,
+  MEMORY_POLICY_TEXT_BUDGET_CHARS,
+  ORG_ISSUERS_FRESH_TTL_MS,
+  ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS,
+  ORG_ISSUERS_MEMORY_TTL_MS,
+  ORG_ISSUERS_STALE_TTL_MS,
 } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import { parseTrustedIssuers, TRUSTED_ISSUERS_PATH, type TrustedIssuers } from "../trust/org-issuers";
@@ -53,8 +53,8 @@ function tier(rt: Runtime) {
   return rt.caches.tier<Cached>({
     name: "gh-org-issuers",
     memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
-    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET,
+    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
     weigh: (cached) => ("text" in cached ? cached.text.length : 0),
   });
 }
@@ -64,8 +64,8 @@ function lastKnownGoodTier(rt: Runtime) {
   return rt.caches.tier<{ text: string }>({
     name: "gh-org-issuers-lkg",
     memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
-    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET,
+    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
     weigh: (cached) => cached.text.length,
   });
 }
@@ -80,7 +80,7 @@ const parsedFiles = isolateState(
   () =>
     new Lru<{ text: string; file: TrustedIssuers | null; problem: string }>(
       MEMORY_CACHE_ENTRIES.compiledPolicies,
-      MEMORY_POLICY_TEXT_BUDGET,
+      MEMORY_POLICY_TEXT_BUDGET_CHARS,
       (entry) => entry.text.length,
     ),
 );
@@ -171,8 +171,8 @@ async function readAndStore(
   const cache = tier(rt);
   const store = (value: Cached) =>
     cache.put(key, value, {
-      ttlMs: ORG_ISSUERS_FRESH_TTL,
-      staleMs: ORG_ISSUERS_STALE_TTL - ORG_ISSUERS_FRESH_TTL,
+      ttlMs: ORG_ISSUERS_FRESH_TTL_MS,
+      staleMs: ORG_ISSUERS_STALE_TTL_MS - ORG_ISSUERS_FRESH_TTL_MS,
     });
   switch (read.kind) {
     case "file": {
@@ -182,7 +182,11 @@ async function readAndStore(
         return invalid(rt, owner, problem);
       }
       await store({ text: read.text });
-      await lastKnownGoodTier(rt).put(key, { text: read.text }, { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL });
+      await lastKnownGoodTier(rt).put(
+        key,
+        { text: read.text },
+        { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS },
+      );
       return ok({ state: "present", file, source: "github" });
     }
     case "absent":

@@ -17,11 +17,11 @@ import { fail, ok, type Result, withArgs } from "../errors/catalogue";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
-  MEMORY_POLICY_TEXT_BUDGET,
-  POLICY_FRESH_TTL,
-  POLICY_MEMORY_TTL,
-  POLICY_NOT_FOUND_TTL,
-  POLICY_STALE_TTL,
+  MEMORY_POLICY_TEXT_BUDGET_CHARS,
+  POLICY_FRESH_TTL_MS,
+  POLICY_MEMORY_TTL_MS,
+  POLICY_NOT_FOUND_TTL_MS,
+  POLICY_STALE_TTL_MS,
 } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import { readFile } from "./contents";
@@ -33,8 +33,8 @@ function tier(rt: Runtime) {
   return rt.caches.tier<Cached>({
     name: "gh-policy",
     memoryEntries: MEMORY_CACHE_ENTRIES.policies,
-    memoryMaxMs: POLICY_MEMORY_TTL,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET, // the rest is read from KV
+    memoryMaxMs: POLICY_MEMORY_TTL_MS,
+    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS, // the rest is read from KV
     weigh: (cached) => ("text" in cached ? cached.text.length : 0),
   });
 }
@@ -106,12 +106,12 @@ export async function readPolicy(
       await cache.put(
         key,
         { text: read.text },
-        { ttlMs: POLICY_FRESH_TTL, staleMs: POLICY_STALE_TTL - POLICY_FRESH_TTL },
+        { ttlMs: POLICY_FRESH_TTL_MS, staleMs: POLICY_STALE_TTL_MS - POLICY_FRESH_TTL_MS },
       );
       return ok({ text: read.text, source: "github" });
     case "absent":
       // Replaces any stale copy too: the file is gone.
-      await cache.put(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL });
+      await cache.put(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL_MS });
       return fail("POLICY_NOT_FOUND", { identity }, read.detail);
     case "no-access":
       // 422 on the read token: the repository is not one the installation can read (absent, or not

@@ -12,8 +12,8 @@ import { type Failure, failure, type Result } from "../errors/catalogue";
 import { isolateState } from "../platform/isolate";
 import {
   DEFAULT_JWS_ALGORITHM,
-  DISCOVERY_TTL,
-  ISSUER_FAILURE_TTL,
+  DISCOVERY_TTL_MS,
+  ISSUER_FAILURE_TTL_MS,
   MAX_DISCOVERY_BYTES,
   MEMORY_CACHE_ENTRIES,
   SUPPORTED_JWS_ALGORITHMS,
@@ -125,9 +125,9 @@ async function fetchDiscovery(deps: OidcDeps, issuer: string): Promise<Result<Pr
   const fetched = await fetchJsonBounded(deps, url, MAX_DISCOVERY_BYTES);
   const parsed = fetched.ok ? parseDiscovery(issuer, fetched.value) : fetched.detail;
   if (typeof parsed === "string") {
-    await issuerFailureTier(deps).put(`discovery ${issuer}`, parsed, { ttlMs: ISSUER_FAILURE_TTL });
+    await issuerFailureTier(deps).put(`discovery ${issuer}`, parsed, { ttlMs: ISSUER_FAILURE_TTL_MS });
     return discoveryFailed(parsed);
   }
-  await discoveryTier(deps).put(issuer, parsed, { ttlMs: DISCOVERY_TTL });
+  await discoveryTier(deps).put(issuer, parsed, { ttlMs: DISCOVERY_TTL_MS });
   return { ok: true, value: parsed };
 }

@@ -10,7 +10,7 @@
  */
 
 import { readCapped } from "../platform/body";
-import { ISSUER_FETCH_TIMEOUT, MAX_ISSUER_REDIRECTS } from "../platform/limits";
+import { ISSUER_FETCH_TIMEOUT_MS, MAX_ISSUER_REDIRECTS } from "../platform/limits";
 import type { OidcDeps } from "./deps";
 import { isValidIssuer } from "./syntax";
 
@@ -52,7 +52,7 @@ export async function fetchJsonBounded(
   url: string,
   maxBytes: number,
 ): Promise<FetchJsonResult> {
-  const signal = AbortSignal.timeout(ISSUER_FETCH_TIMEOUT);
+  const signal = AbortSignal.timeout(ISSUER_FETCH_TIMEOUT_MS);
   let current = url;
   try {
     for (let hop = 0; ; hop++) {

@@ -11,9 +11,9 @@ import { createLocalJWKSet, type JSONWebKeySet } from "jose";
 import { Lru } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import {
-  ISSUER_FAILURE_TTL,
-  JWKS_REFETCH_COOLDOWN,
-  JWKS_TTL,
+  ISSUER_FAILURE_TTL_MS,
+  JWKS_REFETCH_COOLDOWN_MS,
+  JWKS_TTL_MS,
   MAX_JWKS_BYTES,
   MEMORY_CACHE_ENTRIES,
 } from "../platform/limits";
@@ -95,7 +95,7 @@ function keySetOf(deps: OidcDeps, stored: StoredJwks): KeySet | null {
 /** True when an unknown-`kid` refetch for this issuer is allowed now (the 30 s cool-down). */
 export function mayRefetch(deps: OidcDeps, provider: ProviderInfo): boolean {
   const last = state(deps).lastFetch.get(provider.issuer);
-  return last === undefined || deps.clock.now() - last >= JWKS_REFETCH_COOLDOWN;
+  return last === undefined || deps.clock.now() - last >= JWKS_REFETCH_COOLDOWN_MS;
 }
 
 /**
@@ -134,9 +134,9 @@ async function fetchJwks(deps: OidcDeps, provider: ProviderInfo, key: string): P
   const fetched = await fetchJsonBounded(deps, provider.jwksUri, MAX_JWKS_BYTES);
   const stored = fetched.ok ? sanitize(fetched.value) : `jwks: ${fetched.detail}`;
   if (typeof stored === "string") {
-    await issuerFailureTier(deps).put(`jwks ${key}`, stored, { ttlMs: ISSUER_FAILURE_TTL });
+    await issuerFailureTier(deps).put(`jwks ${key}`, stored, { ttlMs: ISSUER_FAILURE_TTL_MS });
     return stored;
   }
-  await jwksTier(deps).put(key, stored, { ttlMs: JWKS_TTL });
+  await jwksTier(deps).put(key, stored, { ttlMs: JWKS_TTL_MS });
   return stored;
 }

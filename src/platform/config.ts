@@ -12,11 +12,7 @@ import { type AllowlistProblem, buildAllowlist, type IssuerAllowlist } from "../
 
 export type { IssuerAllowlist };
 
-import {
-  MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
-  MAX_ALLOWED_ISSUER_PATTERNS,
-  MAX_ALLOWED_ISSUERS,
-} from "./limits";
+import { MAX_ALLOWED_ISSUER_PATTERN_CHARS, MAX_ALLOWED_ISSUER_PATTERNS, MAX_ALLOWED_ISSUERS } from "./limits";
 
 /**
  * A Workers Rate Limiting binding (`[[ratelimits]]` in wrangler.toml): `limit` counts one request for
@@ -159,7 +155,7 @@ export function loadConfig(env: Env): Result<Config> {
     const built = buildAllowlist(issuers, patterns, {
       maxIssuers: MAX_ALLOWED_ISSUERS,
       maxPatterns: MAX_ALLOWED_ISSUER_PATTERNS,
-      maxPatternLength: MAX_ALLOWED_ISSUER_PATTERN_LENGTH,
+      maxPatternLength: MAX_ALLOWED_ISSUER_PATTERN_CHARS,
     });
     if (!built.ok) {
       const first = built.problems[0] as AllowlistProblem;

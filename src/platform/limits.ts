@@ -1,7 +1,8 @@
 /**
  * @module limits
  * Every limit, TTL and magic number of the service, in one place, so that an auditor can read the
- * service's bounds without reading its code. Durations are milliseconds unless the name says otherwise.
+ * service's bounds without reading its code. Every name carries its unit (`_MS`, `_SECONDS`, `_BYTES`,
+ * `_CHARS`, `_RUNES`, entries or counts).
  */
 
 const SECOND = 1000;
@@ -17,7 +18,7 @@ export const EXP_LEEWAY_SECONDS = 0;
 export const FUTURE_SKEW_SECONDS = 300;
 
 /** Names (decisions §3.4). */
-export const MAX_IDENTITY_LENGTH = 100;
+export const MAX_IDENTITY_CHARS = 100;
 
 /** Issuer / subject / audience syntax (behaviour §3.2, §3.5). */
 export const MAX_ISSUER_RUNES = 255;
@@ -28,7 +29,7 @@ export const MAX_AUDIENCE_RUNES = 255;
 /** Deployment allowlist (decisions §1). */
 export const MAX_ALLOWED_ISSUERS = 64;
 export const MAX_ALLOWED_ISSUER_PATTERNS = 16;
-export const MAX_ALLOWED_ISSUER_PATTERN_LENGTH = 256;
+export const MAX_ALLOWED_ISSUER_PATTERN_CHARS = 256;
 
 /** An organization's trusted-issuer file (docs/trusted-issuers.md). */
 export const MAX_ORG_TRUSTED_ISSUERS = 64;
@@ -38,13 +39,13 @@ export const MAX_ORG_TRUSTED_ISSUER_PATTERN_CHARS = 256;
 /** OIDC discovery and JWKS fetches (decisions §3.10, GHSA-75r6-6jg8-pfcq). */
 export const MAX_DISCOVERY_BYTES = 100 * 1024;
 export const MAX_JWKS_BYTES = 100 * 1024;
-export const ISSUER_FETCH_TIMEOUT = 3 * SECOND;
+export const ISSUER_FETCH_TIMEOUT_MS = 3 * SECOND;
 export const MAX_ISSUER_REDIRECTS = 3;
-export const DISCOVERY_TTL = HOUR;
-export const JWKS_TTL = 10 * MINUTE;
-export const JWKS_REFETCH_COOLDOWN = 30 * SECOND;
+export const DISCOVERY_TTL_MS = HOUR;
+export const JWKS_TTL_MS = 10 * MINUTE;
+export const JWKS_REFETCH_COOLDOWN_MS = 30 * SECOND;
 /** A failed discovery is remembered (in memory only) this long. */
-export const ISSUER_FAILURE_TTL = MINUTE;
+export const ISSUER_FAILURE_TTL_MS = MINUTE;
 /** Signing algorithms a token may use (behaviour §3.3); `none` and HS* are never accepted. */
 export const SUPPORTED_JWS_ALGORITHMS = [
   "RS256",
@@ -63,10 +64,10 @@ export const DEFAULT_JWS_ALGORITHM = "RS256";
 /** GitHub (decisions §3.7, §3.8, §3.12, §4). */
 export const GITHUB_API_VERSION = "2022-11-28";
 export const GITHUB_USER_AGENT = "github-sts-worker";
-export const GITHUB_REQUEST_TIMEOUT = 10 * SECOND;
+export const GITHUB_REQUEST_TIMEOUT_MS = 10 * SECOND;
 /** Transient failures (5xx, network) are retried this many times after the first attempt. */
 export const GITHUB_TRANSIENT_RETRIES = 2;
-export const GITHUB_RETRY_DELAY = 100;
+export const GITHUB_RETRY_DELAY_MS = 100;
 /** Retry-After sent to callers when GitHub is unavailable and did not say. */
 export const GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS = 30;
 export const GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
@@ -81,28 +82,28 @@ export const APP_JWT_RENEW_BEFORE_EXPIRY_SECONDS = 60;
 export const MAX_GITHUB_CLOCK_SKEW_SECONDS = 3600;
 /** Bodies of App-authenticated answers (installation, token) are read up to this many bytes. */
 export const MAX_GITHUB_APP_RESPONSE_BYTES = 256 * 1024;
-export const INSTALLATION_TTL = HOUR;
-export const INSTALLATION_NOT_FOUND_TTL = 5 * MINUTE;
+export const INSTALLATION_TTL_MS = HOUR;
+export const INSTALLATION_NOT_FOUND_TTL_MS = 5 * MINUTE;
 export const MAX_POLICY_BYTES = 1024 * 1024;
 /**
  * Policy texts are chosen by whoever can push to a repository the App is installed on, up to 1 MiB
  * each: isolate memory keeps at most this many characters of them per cache (raw texts; compiled
  * policies), so a few hundred large files cannot exhaust the isolate's 128 MB.
  */
-export const MEMORY_POLICY_TEXT_BUDGET = 8 * MAX_POLICY_BYTES;
-export const POLICY_FRESH_TTL = 5 * MINUTE;
-export const POLICY_MEMORY_TTL = MINUTE;
-export const POLICY_STALE_TTL = HOUR;
-export const POLICY_NOT_FOUND_TTL = 5 * MINUTE;
+export const MEMORY_POLICY_TEXT_BUDGET_CHARS = 8 * MAX_POLICY_BYTES;
+export const POLICY_FRESH_TTL_MS = 5 * MINUTE;
+export const POLICY_MEMORY_TTL_MS = MINUTE;
+export const POLICY_STALE_TTL_MS = HOUR;
+export const POLICY_NOT_FOUND_TTL_MS = 5 * MINUTE;
 
 /**
  * An organization's trusted-issuer file (docs/trusted-issuers.md): fresh like a policy, a stale copy
  * used only while GitHub cannot answer, and the last valid file, kept apart from evictions.
  */
-export const ORG_ISSUERS_FRESH_TTL = 5 * MINUTE;
-export const ORG_ISSUERS_MEMORY_TTL = MINUTE;
-export const ORG_ISSUERS_STALE_TTL = HOUR;
-export const ORG_ISSUERS_LAST_KNOWN_GOOD_TTL = HOUR;
+export const ORG_ISSUERS_FRESH_TTL_MS = 5 * MINUTE;
+export const ORG_ISSUERS_MEMORY_TTL_MS = MINUTE;
+export const ORG_ISSUERS_STALE_TTL_MS = HOUR;
+export const ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS = HOUR;
 
 /** Policy parsing: YAML nodes visited, aliases expanded, before a policy is refused. */
 export const MAX_POLICY_YAML_NODES = 10_000;

@@ -12,7 +12,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { handle } from "../../../src/app";
 import { evictOrgIssuers } from "../../../src/github";
 import type { ManualClock } from "../../../src/platform/clock";
-import { ORG_ISSUERS_FRESH_TTL } from "../../../src/platform/limits";
+import { ORG_ISSUERS_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import { type GitHubCall, GitHubDoubleClient, type RepoSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
@@ -258,14 +258,14 @@ describe("GitHub cannot answer", () => {
   ] as const)("%s with a stale copy: the stale copy decides", async (_name, answer) => {
     const w = await world({ orgFile: ENFORCE_ACTIONS });
     expect(await reasonOf(await w.send())).toBe("ORG_ISSUER_NOT_ALLOWED");
-    w.clock.advance(ORG_ISSUERS_FRESH_TTL + 1000);
+    w.clock.advance(ORG_ISSUERS_FRESH_TTL_MS + 1000);
     await github.addFault(w.id, { path: ORG_FILE_PATH, answer });
     expect(await reasonOf(await w.send())).toBe("ORG_ISSUER_NOT_ALLOWED");
     expect(auditLines().at(-1)?.org_issuers).toMatchObject({ source: "stale" });
     // A stale "absent" is used the same way.
     const open = await world({});
     expect(await reasonOf(await open.send())).toBe("granted");
-    open.clock.advance(ORG_ISSUERS_FRESH_TTL + 1000);
+    open.clock.advance(ORG_ISSUERS_FRESH_TTL_MS + 1000);
     await github.addFault(open.id, { path: ORG_FILE_PATH, answer });
     expect(await reasonOf(await open.send())).toBe("granted");
   });

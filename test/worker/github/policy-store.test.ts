@@ -16,14 +16,14 @@ import {
   readPolicy,
   setGitHubRequestTimeout,
 } from "../../../src/github";
-import { POLICY_FRESH_TTL } from "../../../src/platform/limits";
+import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import { CONTENTS, type GitHubTenant, github, POLICY, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();
 });
 
-const FRESH_MS = POLICY_FRESH_TTL;
+const FRESH_MS = POLICY_FRESH_TTL_MS;
 
 async function installed(t: GitHubTenant): Promise<Installation> {
   const found = await findInstallation(t.rt, "org");

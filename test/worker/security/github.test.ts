@@ -16,7 +16,7 @@ import {
 } from "../../../src/github";
 import { rateLimitOf } from "../../../src/github/http";
 import type { ManualClock } from "../../../src/platform/clock";
-import { POLICY_FRESH_TTL } from "../../../src/platform/limits";
+import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
 import { CONTENTS, github, POLICY, tenant, waiter } from "../github/setup";
@@ -26,7 +26,7 @@ afterEach(async () => {
   await reset();
 });
 
-const FRESH_MS = POLICY_FRESH_TTL;
+const FRESH_MS = POLICY_FRESH_TTL_MS;
 
 /** Every GitHub answer carries `X-RateLimit-Remaining: 0`: this request used the last of the quota. */
 const lastOfQuota: FetchFn = async (input, init) => {
