@@ -1,11 +1,11 @@
 /**
  * @module cli/main
- * `sts-policy`, the command-line checker (issue 2): `check` validates policy files the way the service
- * will read them (and an organization's trusted-issuer file, recognised by its name) and prints
- * `file:line:col: message` per problem; `explain` runs a policy against a token's claims and says
- * which check passes or fails and why, so a refused exchange can be debugged without guessing. All
- * I/O goes through {@link CliIo} (bin/sts-policy.mjs supplies Node's), which keeps this file free of
- * Node APIs and testable.
+ * `sts-policy`, the command-line checker (docs/policy-reference.md, "Checking policies with sts-policy"):
+ * `check` validates policy files the way the service will read them (and an organization's trusted-issuer
+ * file, recognised by its name) and prints `file:line:col: message` per problem; `explain` runs a policy
+ * against a token's claims and says which check passes or fails and why, so a refused exchange can be
+ * debugged without guessing. All I/O goes through {@link CliIo} (bin/sts-policy.mjs supplies Node's), which
+ * keeps this file free of Node APIs and testable.
  */
 
 import { messageOf } from "../errors/catalogue";
@@ -77,7 +77,10 @@ function parseFlags(args: string[]): Flags | string {
   return flags;
 }
 
-/** Org policy when the file sits in `<orgRepo>/.github/chainguard/` (behaviour §4.1). */
+/**
+ * Org policy when the file sits in `<orgRepo>/.github/chainguard/` (docs/policy-reference.md,
+ * "Where a policy lives").
+ */
 export function kindForPath(absolutePath: string, orgPolicyRepo: string): PolicyKind {
   const parts = absolutePath.split(/[\\/]+/);
   const n = parts.length;

@@ -1,6 +1,6 @@
 /**
  * @module exchange/request
- * Reads an exchange request exactly as octo-sts's grpc-gateway does (behaviour §2.2): parameters from the
+ * Reads an exchange request exactly as octo-sts's grpc-gateway does: parameters from the
  * URL query plus, for a form POST, the body (body values first); proto or JSON field names; `name[x]` is
  * `name` with the extra value `x`; unknown keys ignored; a singular field given twice under one key is an
  * error; commas are not split. The bearer token comes from
@@ -89,7 +89,10 @@ function invalidRequest(
   return failure("INVALID_REQUEST", args, detail);
 }
 
-/** decisions §2.2 step 2: parameters, repeated singular fields, more than one `scopes`. */
+/**
+ * Step 2 (docs/refusals.md, "Evaluation order"): parameters, repeated singular fields, more than one
+ * `scopes`.
+ */
 export async function readParams(request: Request, url: URL): Promise<Result<ExchangeParams>> {
   const contentType = (request.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
   const formPost = request.method === "POST" && contentType === FORM_CONTENT_TYPE;
@@ -151,9 +154,9 @@ export async function readParams(request: Request, url: URL): Promise<Result<Exc
 }
 
 /**
- * decisions §2.2 step 3: exactly one `Authorization` value. The scheme is matched case-insensitively
- * (RFC 7235 §2.1); a bare JWT without a scheme is accepted, as upstream does. A second value (a repeated
- * header arrives joined with ", ", or a `Grpc-Metadata-Authorization` header) is refused.
+ * Step 3 (docs/refusals.md, "Evaluation order"): exactly one `Authorization` value. The scheme is matched
+ * case-insensitively (RFC 7235 §2.1); a bare JWT without a scheme is accepted, as upstream does. A second
+ * value (a repeated header arrives joined with ", ", or a `Grpc-Metadata-Authorization` header) is refused.
  */
 export function readBearer(request: Request): Result<string> {
   const header = request.headers.get("Authorization");

@@ -124,7 +124,7 @@ export function withArgs(f: Failure, args: FailureArgs): Failure {
   return { ...f, args: { ...f.args, ...args } };
 }
 
-/** gRPC codes used on the wire (behaviour §2.4). */
+/** gRPC codes used on the wire (docs/refusals.md, "Error body"), as octo-sts sends them. */
 export const GrpcCode = {
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
@@ -147,7 +147,7 @@ const UNAUTHENTICATED = { status: 401, code: GrpcCode.UNAUTHENTICATED };
 const DENIED = { status: 403, code: GrpcCode.PERMISSION_DENIED };
 const NOT_FOUND = { status: 404, code: GrpcCode.NOT_FOUND };
 
-/** decisions §2.1: reason → HTTP status and gRPC code. */
+/** Reason → HTTP status and gRPC code (docs/refusals.md, "Reasons"). */
 export const CATALOGUE: Readonly<Record<Reason, CatalogueEntry>> = {
   NOT_FOUND,
   METHOD_NOT_ALLOWED: { status: 501, code: GrpcCode.UNIMPLEMENTED },
@@ -197,7 +197,7 @@ function q(value: string | undefined): string {
 
 export const MISMATCH_MESSAGE = "token does not match trust policy";
 
-/** The caller-facing message of a failure (decisions §2.1); `domain` is STS_DOMAIN. */
+/** The caller-facing message of a failure (docs/refusals.md, "Reasons"); `domain` is STS_DOMAIN. */
 export function messageOf(f: Failure, domain: string): string {
   const a = f.args;
   switch (f.reason) {

@@ -1,7 +1,8 @@
 /**
  * @module exchange/scope
- * Scope and identity (decisions §3.4, §3.5): strict names, so nothing a caller sends can travel into a
- * GitHub URL path (octo-sts substituted `identity` into the path unchecked; `../x` read another file).
+ * Scope and identity (docs/differences-from-octo-sts.md, "Strict identity and scope"): strict names, so
+ * nothing a caller sends can travel into a GitHub URL path (octo-sts substituted `identity` into the path
+ * unchecked; `../x` read another file).
  */
 
 import { fail, ok, type Result } from "../errors/catalogue";
@@ -26,7 +27,7 @@ export interface Target {
   policyListsRepositories: boolean;
 }
 
-/** decisions §2.2 step 7: presence first (as upstream), then syntax. */
+/** Step 7 (docs/refusals.md, "Evaluation order"): presence first (as upstream), then syntax. */
 export function resolveTarget(scope: string, identity: string, orgPolicyRepo: string): Result<Target> {
   if (scope === "") return fail("SCOPE_REQUIRED");
   if (identity === "") return fail("IDENTITY_REQUIRED");
@@ -52,7 +53,10 @@ export function resolveTarget(scope: string, identity: string, orgPolicyRepo: st
   return ok({ owner, policyRepo: repo, kind: "repo", repositories: [repo], policyListsRepositories: false });
 }
 
-/** The repositories the minted token is limited to, once the policy is known (decisions §3.5). */
+/**
+ * The repositories the minted token is limited to, once the policy is known (docs/policy-reference.md,
+ * "Repository and organization policies").
+ */
 export function tokenRepositories(
   target: Target,
   policyRepositories: string[] | undefined,

@@ -1,12 +1,13 @@
 /**
  * @module github/http
- * The one way this service talks to the GitHub REST API. Every request goes through `runtime.fetch`
- * (so tests and the benchmark can count calls) against `GITHUB_BASE_URL` (GitHub Enterprise Server's
+ * The one way this service talks to the GitHub REST API. Every request goes through `runtime.fetch` (so tests
+ * and the benchmark can count calls) against `GITHUB_BASE_URL` (GitHub Enterprise Server's
  * `https://HOST/api/v3` works as well as `https://api.github.com`), with the headers GitHub requires
- * (behaviour §16: `User-Agent`, `Accept`, `X-GitHub-Api-Version`), a timeout, and the transient-failure
- * policy of decisions §3.8: 5xx and network errors are retried twice quickly, then the call is
- * `GITHUB_UNAVAILABLE`. Classification of the other answers (404, 422, 403, rate limits) belongs to the
- * caller, which knows what the call was for; GitHub's bodies are never passed on (GHSA-h3qp-hwvr-9xcq).
+ * (`User-Agent`, `Accept`, `X-GitHub-Api-Version`), a timeout, and the transient-failure policy
+ * (docs/differences-from-octo-sts.md, "Retries and rate limits"): 5xx and network errors are retried twice
+ * quickly, then the call is `GITHUB_UNAVAILABLE`. Classification of the other answers (404, 422, 403, rate
+ * limits) belongs to the caller, which knows what the call was for; GitHub's bodies are never passed on
+ * (GHSA-h3qp-hwvr-9xcq).
  */
 
 import { type Failure, failure } from "../errors/catalogue";
@@ -122,7 +123,7 @@ export interface RateLimit {
 }
 
 /**
- * decisions §3.8: only 429, `X-RateLimit-Remaining: 0` or a `Retry-After` make a rate limit (a bare
+ * Only 429, `X-RateLimit-Remaining: 0` or a `Retry-After` make a rate limit (a bare
  * 403 does not, octo-sts#1684). Answers undefined when the response is not a rate limit.
  * GitHub refuses a request for its rate limit with 403 or 429 only: any other answer (a 404, a 422)
  * was processed, even when it used the last of the quota, and means what it says (a deleted policy

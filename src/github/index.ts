@@ -1,9 +1,9 @@
 /**
  * @module github
- * The GitHub App side of the exchange (decisions §2.2 steps 8, 9, 11, 13): a remembered policy 404,
- * the installation of the owner, the policy text, and the caller's token. The exchange's warm path
- * costs exactly one GitHub call (the mint): the App JWT, the installation and the policy come from
- * isolate memory.
+ * The GitHub App side of the exchange (steps 8, 9, 11 and 13 of docs/refusals.md, "Evaluation order"): a
+ * remembered policy 404, the installation of the owner, the policy text, and the caller's token. The
+ * exchange's warm path costs exactly one GitHub call (the mint): the App JWT, the installation and the policy
+ * come from isolate memory.
  */
 
 export { parseAppPrivateKey } from "./app-key";

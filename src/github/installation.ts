@@ -1,12 +1,12 @@
 /**
  * @module github/installation
- * Installation lookup by owner (decisions §3.7): `GET /orgs/{owner}/installation`, then
- * `GET /users/{owner}/installation` when that is 404 — one or two calls instead of paging every
- * installation as upstream does. The answer, with the kind of account, is cached per owner in memory
- * and KV (decisions §4: found about 1 h, not installed 5 min). The key holds the GitHub base URL, the
- * App id and the lowercase owner (GitHub logins are case-insensitive), so nothing is served for the
- * wrong GitHub or App. A mint answering 404 for a cached id (uninstall/reinstall) calls
- * {@link forgetInstallation} and looks up again once.
+ * Installation lookup by owner (docs/differences-from-octo-sts.md, "Installation lookup by owner"):
+ * `GET /orgs/{owner}/installation`, then `GET /users/{owner}/installation` when that is 404 — one or two
+ * calls instead of paging every installation as upstream does. The answer, with the kind of account, is
+ * cached per owner in memory and KV (docs/security.md, "Caching": found about 1 h, not installed 5 min). The
+ * key holds the GitHub base URL, the App id and the lowercase owner (GitHub logins are case-insensitive), so
+ * nothing is served for the wrong GitHub or App. A mint answering 404 for a cached id (uninstall/reinstall)
+ * calls {@link forgetInstallation} and looks up again once.
  */
 
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";

@@ -1,6 +1,6 @@
 /**
  * @module github/mint
- * Installation tokens (behaviour §6.4): a direct `POST /app/installations/{id}/access_tokens` with
+ * Installation tokens: a direct `POST /app/installations/{id}/access_tokens` with
  * `{"repositories":[…],"permissions":{…}}` exactly as asked, `repositories` omitted when not given.
  * One fresh token per call: nothing here caches or de-duplicates tokens (docs/security.md, "Tokens"),
  * which is why the call goes through auth-app's hook (App JWT, clock-skew retry) and never through its
@@ -25,7 +25,10 @@ export type MintOutcome =
   | { kind: "refused"; status: number; rateLimit?: RateLimit; detail: string }
   | { kind: "failed"; failure: Failure };
 
-/** The JSON body, member order as go-github writes it (behaviour §14.4 compares it byte for byte). */
+/**
+ * The JSON body, member order as go-github writes it (the mint tests compare it byte for byte with the bodies
+ * octo-sts's own tests expect).
+ */
 export function mintBody(request: TokenRequest): string {
   const body: { repositories?: string[]; permissions: Record<string, string> } = {
     permissions: { ...request.permissions },
@@ -88,7 +91,7 @@ export async function mintWithRelookup(
   return post(rt, again.value.id, request, what);
 }
 
-/** The caller's token (behaviour §6.4); see the module comment. */
+/** The caller's token; see the module comment. */
 export async function mintInstallationToken(
   rt: Runtime,
   owner: string,

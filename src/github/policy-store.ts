@@ -44,7 +44,7 @@ function keyOf(rt: Runtime, owner: string, repo: string, identity: string): stri
   return `${base}|${owner.toLowerCase()}/${repo.toLowerCase()}|${identity}`;
 }
 
-/** Where a policy lives in its repository (behaviour §4.1). */
+/** Where a policy lives in its repository (docs/policy-reference.md, "Where a policy lives"). */
 export function policyPath(identity: string): string {
   return `.github/chainguard/${identity}.sts.yaml`;
 }

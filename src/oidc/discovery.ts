@@ -1,11 +1,11 @@
 /**
  * @module oidc/discovery
  * OIDC discovery for an issuer that already passed the issuer rules and the deployment allowlist
- * (behaviour §3.3, decisions §3.10, §4): `<iss>/.well-known/openid-configuration` through the bounded
- * fetch, the document's `issuer` equal to the token's byte for byte, a usable `jwks_uri`, and the
- * allowed algorithms computed once. Good documents are cached about an hour in memory and KV (a new
- * isolate needs no fetch); failures are remembered about a minute in memory only, so one broken issuer
- * cannot make every request fetch and invented issuers cannot spend the KV write quota.
+ * (docs/security.md, "Issuer fetches" and "Caching"): `<iss>/.well-known/openid-configuration` through the
+ * bounded fetch, the document's `issuer` equal to the token's byte for byte, a usable `jwks_uri`, and the
+ * allowed algorithms computed once. Good documents are cached about an hour in memory and KV (a new isolate
+ * needs no fetch); failures are remembered about a minute in memory only, so one broken issuer cannot make
+ * every request fetch and invented issuers cannot spend the KV write quota.
  */
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
@@ -39,7 +39,10 @@ export function discoveryTier(deps: OidcDeps) {
   });
 }
 
-/** Failed discoveries and JWKS fetches: memory only (decisions §4). The value is the audit detail. */
+/**
+ * Failed discoveries and JWKS fetches: memory only (docs/security.md, "Caching"). The value is the audit
+ * detail.
+ */
 export function issuerFailureTier(deps: OidcDeps) {
   return deps.caches.tier<string>({
     name: "oidc-failures",
@@ -65,7 +68,9 @@ export function isAcceptableJwksUri(uri: string, issuer: string): boolean {
   return url.protocol === "http:" && isLoopbackHostname(url.hostname) && issuer.startsWith("http:");
 }
 
-/** Allowed algorithms (behaviour §3.3): advertised ∩ supported, RS256 when that is empty. */
+/**
+ * Allowed algorithms (docs/security.md, "Issuer fetches"): advertised ∩ supported, RS256 when that is empty.
+ */
 function allowedAlgorithms(advertised: unknown): string[] | null {
   if (advertised === undefined || advertised === null) return [DEFAULT_JWS_ALGORITHM];
   if (!Array.isArray(advertised)) return null;

@@ -1,9 +1,9 @@
 /**
  * @module oidc/fetch
- * The one way this service reads an issuer's documents (decisions §3.10; GHSA-75r6-6jg8-pfcq and
- * GHSA-h3qp-hwvr-9xcq): GET through the stage's `fetch`, redirects handled by hand and followed only to
- * URLs that pass the issuer rules, a timeout over the whole exchange (headers and body), and the body
- * counted while it streams and abandoned past the cap, whatever `Content-Length` says.
+ * The one way this service reads an issuer's documents (docs/security.md, "Issuer fetches";
+ * GHSA-75r6-6jg8-pfcq and GHSA-h3qp-hwvr-9xcq): GET through the stage's `fetch`, redirects handled by hand
+ * and followed only to URLs that pass the issuer rules, a timeout over the whole exchange (headers and body),
+ * and the body counted while it streams and abandoned past the cap, whatever `Content-Length` says.
  *
  * Errors are returned as audit text only; no upstream body or error text is ever part of it beyond the
  * status code, and none of it reaches the caller.
@@ -20,10 +20,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 
 /**
- * A redirect target is followed only if it passes the issuer rules (behaviour §3.3, octo-sts
- * `CheckRedirect`), both as resolved and, when absolute, as written: WHATWG resolution would
- * normalise away what Go rejects (dot segments, Unicode hosts). A chain that started over https
- * never continues over http (which the rules allow on loopback only).
+ * A redirect target is followed only if it passes the issuer rules (docs/security.md, "Issuer fetches";
+ * octo-sts `CheckRedirect`), both as resolved and, when absolute, as written: WHATWG resolution would
+ * normalise away what Go rejects (dot segments, Unicode hosts). A chain that started over https never
+ * continues over http (which the rules allow on loopback only).
  */
 function redirectTarget(location: string, from: string, start: string): string | null {
   let target: URL;

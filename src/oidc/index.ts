@@ -1,10 +1,10 @@
 /**
  * @module oidc
- * Steps 4–5 of the evaluation order (decisions §2.2): a raw bearer token in, its verified claims or a
- * typed failure out. Decode (MALFORMED_TOKEN), issuer rules (INVALID_ISSUER), deployment allowlist
- * (ISSUER_NOT_ALLOWED, before anything is fetched), discovery (DISCOVERY_FAILED), JWKS and signature
- * (SIGNATURE_INVALID), time claims (TOKEN_EXPIRED / TOKEN_NOT_YET_VALID). Audience is not checked here:
- * the trust policy does it (behaviour §3.6).
+ * Steps 4–5 of the evaluation order (docs/refusals.md, "Evaluation order"): a raw bearer token in, its
+ * verified claims or a typed failure out. Decode (MALFORMED_TOKEN), issuer rules (INVALID_ISSUER), deployment
+ * allowlist (ISSUER_NOT_ALLOWED, before anything is fetched), discovery (DISCOVERY_FAILED), JWKS and
+ * signature (SIGNATURE_INVALID), time claims (TOKEN_EXPIRED / TOKEN_NOT_YET_VALID). Audience is not checked
+ * here: the trust policy does it (docs/policy-reference.md, "How a token is matched").
  *
  * Every exchange calls this, so the warm path is: two in-memory cache hits, one signature check with an
  * already-imported key, no fetch.
@@ -112,7 +112,10 @@ async function verifySignature(
 
 const utf8 = new TextDecoder();
 
-/** decisions §3.9: `exp` required, zero leeway; `nbf` and `iat` at most 300 s in the future. */
+/**
+ * `exp` required, zero leeway (docs/differences-from-octo-sts.md, "Time claims"); `nbf` and `iat` at most
+ * 300 s in the future.
+ */
 function checkTimes(deps: Pick<OidcDeps, "clock">, claims: Record<string, unknown>): Result<void> {
   const now = epochSeconds(deps.clock);
   const { exp, nbf, iat } = claims;
@@ -141,7 +144,7 @@ function checkTimes(deps: Pick<OidcDeps, "clock">, claims: Record<string, unknow
 }
 
 /**
- * Verifies `token` (steps 4–5 of decisions §2.2). Every outbound request goes through
+ * Verifies `token` (steps 4–5 of docs/refusals.md, "Evaluation order"). Every outbound request goes through
  * `deps.fetch`, every time through `deps.clock`; the failure's `detail` is for the audit line.
  */
 export async function verifyBearer(deps: OidcDeps, token: string): Promise<Result<VerifiedToken>> {

@@ -1,6 +1,6 @@
 /**
  * @module oidc/jwks
- * An issuer's signing keys (decisions §4, security checklist 1–2): the JWKS from the discovery
+ * An issuer's signing keys (docs/security.md, "Issuer fetches" and "Caching"): the JWKS from the discovery
  * document's `jwks_uri`, fetched through the bounded fetch, cached about ten minutes in memory and KV,
  * and turned into a jose key set once per cached value (the imported keys stay with it, so a warm
  * verification imports nothing). On an unknown `kid` the JWKS is fetched again, at most every 30 s per

@@ -1,8 +1,9 @@
 /**
  * @module oidc/syntax
- * Syntax rules for a token's `iss`, `sub` and `aud` (behaviour §3.2, §3.5), ported from octo-sts
- * `pkg/oidcvalidate` onto the raw string. Go's `url.Parse` is reproduced where it matters: the WHATWG
- * `URL` parser would lowercase, punycode and resolve dot segments, and so accept issuers Go rejects.
+ * Syntax rules for a token's `iss`, `sub` and `aud` (docs/security.md, "Issuer fetches";
+ * docs/differences-from-octo-sts.md, "Token claim syntax before GitHub calls"), ported from octo-sts
+ * `pkg/oidcvalidate` onto the raw string. Go's `url.Parse` is reproduced where it matters: the WHATWG `URL`
+ * parser would lowercase, punycode and resolve dot segments, and so accept issuers Go rejects.
  *
  * These rules run on attacker-controlled input before anything is fetched (the issuer decides where
  * discovery goes), so they are deliberately strict.
@@ -180,7 +181,7 @@ function isValidHostname(name: string): boolean {
   return true;
 }
 
-/** octo-sts `IsValidIssuer` (behaviour §3.2). */
+/** octo-sts `IsValidIssuer`. */
 export function isValidIssuer(iss: string): boolean {
   if (iss.length === 0 || runeCount(iss) > MAX_ISSUER_RUNES) return false;
   const u = goUrlParse(iss);
@@ -208,14 +209,14 @@ export function isValidIssuer(iss: string): boolean {
   return true;
 }
 
-/** octo-sts `IsValidSubject` (behaviour §3.5). */
+/** octo-sts `IsValidSubject`. */
 export function isValidSubject(sub: string): boolean {
   if (sub === "" || runeCount(sub) > MAX_SUBJECT_RUNES) return false;
   if (CONTROL_OR_SPACE.test(sub) || SUBJECT_FORBIDDEN.test(sub)) return false;
   return PRINTABLE.test(sub);
 }
 
-/** octo-sts `IsValidAudience` (behaviour §3.5). */
+/** octo-sts `IsValidAudience`. */
 export function isValidAudience(aud: string): boolean {
   if (aud === "" || runeCount(aud) > MAX_AUDIENCE_RUNES) return false;
   if (CONTROL_OR_SPACE.test(aud) || AUDIENCE_FORBIDDEN.test(aud)) return false;

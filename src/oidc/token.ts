@@ -1,8 +1,8 @@
 /**
  * @module oidc/token
- * The unverified read of a bearer token (behaviour §3.1): split, strict base64url, JSON, and the one
- * issuer normalisation upstream applies. Nothing here is trusted; it only decides where discovery goes
- * (after the issuer rules and the deployment allowlist) and which key and algorithm to try.
+ * The unverified read of a bearer token (docs/security.md, "What is trusted"): split, strict base64url, JSON,
+ * and the one issuer normalisation upstream applies. Nothing here is trusted; it only decides where discovery
+ * goes (after the issuer rules and the deployment allowlist) and which key and algorithm to try.
  */
 
 import { fail, ok, type Result } from "../errors/catalogue";
@@ -68,7 +68,7 @@ export function decodeJsonObject(part: string): Record<string, unknown> | null {
 }
 
 /**
- * Reads header and payload without verifying anything (behaviour §3.1). MALFORMED_TOKEN (`invalid
+ * Reads header and payload without verifying anything. MALFORMED_TOKEN (`invalid
  * bearer token`) when there is no second part, when the payload is not a base64url JSON object, or when
  * `iss`/`sub` are present with a non-string type (upstream's `json.Unmarshal` into `{iss, sub string}`
  * fails there too). A missing `iss` is left to the issuer rules (INVALID_ISSUER); a broken header or a

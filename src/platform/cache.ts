@@ -1,8 +1,8 @@
 /**
  * @module cache
- * The two-tier cache of decisions §4: a bounded LRU in isolate memory in front of the `STS_CACHE` KV
- * namespace. Freshness is decided from expiry times stored inside each value, against the injectable
- * clock; KV's own `expirationTtl` only garbage-collects. A KV failure never fails a request: reads
+ * The two-tier cache (docs/security.md, "Caching"): a bounded LRU in isolate memory in front of the
+ * `STS_CACHE` KV namespace. Freshness is decided from expiry times stored inside each value, against the
+ * injectable clock; KV's own `expirationTtl` only garbage-collects. A KV failure never fails a request: reads
  * degrade to a miss and writes are dropped (the caller then fetches, and verifies, as if cold).
  *
  * One {@link CacheFactory} is made per Worker instance (isolate). A test that builds a second factory

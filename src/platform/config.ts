@@ -1,8 +1,8 @@
 /**
  * @module config
- * The configuration contract of decisions §1: every setting parsed and validated once per Worker
- * instance. A bad deployment is answered with `MISCONFIGURED` naming the setting (500 on every
- * exchange, 503 on `/healthz`), never with a crash and never with a token.
+ * The configuration contract (docs/configuration.md, "Settings" and "Misconfiguration"): every setting parsed
+ * and validated once per Worker instance. A bad deployment is answered with `MISCONFIGURED` naming the
+ * setting (500 on every exchange, 503 on `/healthz`), never with a crash and never with a token.
  */
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
@@ -63,7 +63,10 @@ export const DEFAULT_ORG_POLICY_REPO = ".github";
 
 const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;
 
-/** A repository name as GitHub allows it (decisions §3.4): ORG_POLICY_REPO and the repo of a scope. */
+/**
+ * A repository name as GitHub allows it (docs/policy-reference.md, "Where a policy lives"): ORG_POLICY_REPO
+ * and the repo of a scope.
+ */
 export function isRepoName(name: string): boolean {
   return REPO_NAME.test(name) && name !== "." && name !== "..";
 }

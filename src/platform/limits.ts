@@ -13,20 +13,23 @@ const HOUR = 60 * MINUTE;
 export const MAX_BEARER_BYTES = 16 * 1024;
 export const MAX_FORM_BODY_BYTES = 16 * 1024;
 
-/** Token validity (decisions §3.9): `exp` has zero leeway; `nbf`/`iat` may be this far in the future. */
+/**
+ * Token validity (docs/differences-from-octo-sts.md, "Time claims"): `exp` has zero leeway; `nbf`/`iat` may
+ * be this far in the future.
+ */
 export const EXP_LEEWAY_SECONDS = 0;
 export const FUTURE_SKEW_SECONDS = 300;
 
-/** Names (decisions §3.4). */
+/** Names (docs/policy-reference.md, "Where a policy lives"). */
 export const MAX_IDENTITY_CHARS = 100;
 
-/** Issuer / subject / audience syntax (behaviour §3.2, §3.5). */
+/** Issuer / subject / audience syntax (docs/security.md, "Issuer fetches"), octo-sts's bounds. */
 export const MAX_ISSUER_RUNES = 255;
 export const MAX_ISSUER_PATH_SEGMENT_BYTES = 150;
 export const MAX_SUBJECT_RUNES = 255;
 export const MAX_AUDIENCE_RUNES = 255;
 
-/** Deployment allowlist (decisions §1). */
+/** Deployment allowlist (docs/configuration.md, "Issuer allowlist"). */
 export const MAX_ALLOWED_ISSUERS = 64;
 export const MAX_ALLOWED_ISSUER_PATTERNS = 16;
 export const MAX_ALLOWED_ISSUER_PATTERN_CHARS = 256;
@@ -36,7 +39,7 @@ export const MAX_ORG_TRUSTED_ISSUERS = 64;
 export const MAX_ORG_TRUSTED_ISSUER_PATTERNS = 16;
 export const MAX_ORG_TRUSTED_ISSUER_PATTERN_CHARS = 256;
 
-/** OIDC discovery and JWKS fetches (decisions §3.10, GHSA-75r6-6jg8-pfcq). */
+/** OIDC discovery and JWKS fetches (docs/security.md, "Issuer fetches"; GHSA-75r6-6jg8-pfcq). */
 export const MAX_DISCOVERY_BYTES = 100 * 1024;
 export const MAX_JWKS_BYTES = 100 * 1024;
 export const ISSUER_FETCH_TIMEOUT_MS = 3 * SECOND;
@@ -46,7 +49,9 @@ export const JWKS_TTL_MS = 10 * MINUTE;
 export const JWKS_REFETCH_COOLDOWN_MS = 30 * SECOND;
 /** A failed discovery is remembered (in memory only) this long. */
 export const ISSUER_FAILURE_TTL_MS = MINUTE;
-/** Signing algorithms a token may use (behaviour §3.3); `none` and HS* are never accepted. */
+/**
+ * Signing algorithms a token may use (docs/security.md, "Issuer fetches"); `none` and HS* are never accepted.
+ */
 export const SUPPORTED_JWS_ALGORITHMS = [
   "RS256",
   "RS384",
@@ -61,7 +66,10 @@ export const SUPPORTED_JWS_ALGORITHMS = [
 ] as const;
 export const DEFAULT_JWS_ALGORITHM = "RS256";
 
-/** GitHub (decisions §3.7, §3.8, §3.12, §4). */
+/**
+ * GitHub (docs/differences-from-octo-sts.md, "Retries and rate limits" and "App JWT"; docs/security.md,
+ * "Caching").
+ */
 export const GITHUB_API_VERSION = "2022-11-28";
 export const GITHUB_USER_AGENT = "github-sts-worker";
 export const GITHUB_REQUEST_TIMEOUT_MS = 10 * SECOND;

@@ -1,9 +1,9 @@
 /**
  * @module policy/check
- * A verified token's claims against a compiled policy (behaviour §3.5, §4.5; decisions §3.2, §3.3).
- * One evaluator serves both callers: the exchange (`checkToken`, first failure wins, audit detail
- * that never copies the policy) and the command-line `explain` (every check, with the values, since
- * the user runs it on their own policy).
+ * A verified token's claims against a compiled policy (docs/policy-reference.md, "How a token is matched";
+ * docs/security.md, "Refusals hide policy values"). One evaluator serves both callers: the exchange
+ * (`checkToken`, first failure wins, audit detail that never copies the policy) and the command-line
+ * `explain` (every check, with the values, since the user runs it on their own policy).
  */
 
 import { type FailureArgs, fail, ok, type Reason, type Result } from "../errors/catalogue";
@@ -46,9 +46,9 @@ function audiences(aud: unknown): unknown[] | null {
 }
 
 /**
- * decisions §3.3: the token's own `iss`, `sub` and every `aud` entry must pass the syntax rules of
- * behaviour §3.5, else `INVALID_TOKEN_CLAIMS` naming which. A missing `aud` is no entry to check (the
- * audience match refuses it later), as in go-oidc.
+ * The token's own `iss`, `sub` and every `aud` entry must pass the syntax rules of src/oidc/syntax.ts
+ * (docs/differences-from-octo-sts.md, "Token claim syntax before GitHub calls"), else `INVALID_TOKEN_CLAIMS`
+ * naming which. A missing `aud` is no entry to check (the audience match refuses it later), as in go-oidc.
  */
 export function checkTokenSyntax(claims: Record<string, unknown>): Result<void> {
   const iss = claims.iss;
@@ -66,7 +66,9 @@ export function checkTokenSyntax(claims: Record<string, unknown>): Result<void> 
   return ok(undefined);
 }
 
-/** How a claim reads as a string (behaviour §4.5 step 5), or what it is instead. */
+/**
+ * How a claim reads as a string (docs/policy-reference.md, "Fields": `claim_pattern`), or what it is instead.
+ */
 function claimText(claims: Record<string, unknown>, name: string): { value: string } | { not: string } {
   if (!Object.hasOwn(claims, name)) return { not: "missing from the token" };
   const v = claims[name];
@@ -114,7 +116,7 @@ function evaluate(
   if (syntax.ok) step("token syntax", true, "iss, sub and every aud entry are well-formed", NEVER);
   else {
     const { reason, args, detail } = syntax.failure;
-    step("token syntax", false, `the token's ${args.claim} fails the syntax rules (behaviour §3.5)`, {
+    step("token syntax", false, `the token's ${args.claim} fails the syntax rules`, {
       reason,
       args,
       detail: detail ?? "",
@@ -209,9 +211,10 @@ function failed(f: Failed | null): Result<Grant> {
 }
 
 /**
- * behaviour §4.5 in order: token syntax (defence in depth; the endpoint already ran it), issuer,
- * subject, audience, claims. The first failure wins. The failure's `detail` names the check and the
- * policy field, never a pattern or an expected value (decisions §3.2).
+ * The checks of docs/policy-reference.md, "How a token is matched", in order: token syntax (defence in depth;
+ * the endpoint already ran it), issuer, subject, audience, claims. The first failure wins. The failure's
+ * `detail` names the check and the policy field, never a pattern or an expected value (docs/security.md,
+ * "Refusals hide policy values").
  */
 export function checkToken(
   policy: CompiledPolicy,

@@ -1,9 +1,9 @@
 /**
  * @module policy/compile
- * A parsed policy → the matchers the token check runs (behaviour §4.4, decisions §3.1, §3.5, §3.6):
- * exactly one of issuer/issuer_pattern, exactly one of subject/subject_pattern, at most one of
- * audience/audience_pattern, a non-empty permission set, and every pattern compiled with RE2 and
- * anchored as a whole. An empty string counts as absent, as it does in Go.
+ * A parsed policy → the matchers the token check runs (docs/policy-reference.md, "Fields", "Patterns" and
+ * "Permissions"): exactly one of issuer/issuer_pattern, exactly one of subject/subject_pattern, at most one
+ * of audience/audience_pattern, a non-empty permission set, and every pattern compiled with RE2 and anchored
+ * as a whole. An empty string counts as absent, as it does in Go.
  */
 
 import { MAX_POLICY_REPETITION_EXPANSION } from "../platform/limits";
@@ -25,7 +25,7 @@ export interface CompiledPolicy {
   readonly kind: PolicyKind;
   readonly issuer: Matcher;
   readonly subject: Matcher;
-  /** null: the default audience rule, STS_DOMAIN ∈ aud (behaviour §3.6). */
+  /** null: the default audience rule, STS_DOMAIN ∈ aud (docs/policy-reference.md, "Fields"). */
   readonly audience: Matcher | null;
   /** In the order written. */
   readonly claims: readonly { name: string; pattern: AnchoredPattern }[];
@@ -108,7 +108,8 @@ export function compilePolicy(parsed: ParsedPolicy): CompileResult {
     Object.entries(p.permissions ?? {}).filter((e): e is [string, PermissionLevel] => e[1] !== undefined),
   );
   if (Object.keys(permissions).length === 0) {
-    // decisions §3.6: an empty set would become "every permission of the installation" at GitHub.
+    // docs/differences-from-octo-sts.md, "Empty permissions": an empty set would become
+    // "every permission of the installation" at GitHub.
     problems.push(
       problem(
         "no permissions: a policy must grant at least one permission, e.g. permissions: {contents: read}",

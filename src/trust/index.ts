@@ -1,6 +1,6 @@
 /**
  * @module policy
- * The trust policy engine (issue 2, behaviour §4, decisions §3): text in, decision out, no I/O. The
+ * The trust policy engine (docs/policy-reference.md): text in, decision out, no I/O. The
  * exchange endpoint, the webhook validator and the `sts-policy` checker all call exactly this.
  * It imports nothing from src/github or src/oidc except the token syntax rules (src/oidc/syntax.ts).
  */

@@ -1,10 +1,10 @@
 /**
  * @module policy/parse
- * Policy text → the canonical policy object, with the position of every field (behaviour §4.2–4.3,
- * decisions §3.11). This is where octo-sts's decoding rules live: keys match case-insensitively the
- * way Go's `encoding/json` folds them and come out canonical, `subject` next to `Subject` is a
- * duplicate, unknown keys are errors with a did-you-mean, `repositories` belongs to org policies only.
- * zod then checks the canonical object (types, permission values) against the strict schema.
+ * Policy text → the canonical policy object, with the position of every field (docs/policy-reference.md,
+ * "Fields" and "YAML rules"). This is where octo-sts's decoding rules live: keys match case-insensitively the
+ * way Go's `encoding/json` folds them and come out canonical, `subject` next to `Subject` is a duplicate,
+ * unknown keys are errors with a did-you-mean, `repositories` belongs to org policies only. zod then checks
+ * the canonical object (types, permission values) against the strict schema.
  */
 
 import { isValidAudience, isValidIssuer, isValidSubject } from "../oidc/syntax";
@@ -152,7 +152,7 @@ export function parsePolicy(text: string, kind: PolicyKind): ParseResult {
     seen.set(canonical, entry.keyPos);
     positions.set(canonical, { key: entry.keyPos, value: entry.value.pos });
     const value = entry.value;
-    // A null value leaves the field unset, as in Go (behaviour §4.3 rule 5).
+    // A null value leaves the field unset, as in Go (docs/policy-reference.md, "YAML rules").
     if (value.kind === "scalar" && value.scalar === "null") continue;
 
     if (canonical === "permissions") {
@@ -251,7 +251,8 @@ function readPermissions(
       problems.push(problem(`${field} must be read, write or admin, not ${describe(v)}`, v.pos, field));
       continue;
     }
-    // null is kept so that the schema refuses it: an empty level is never "nothing" (decisions §3.6).
+    // null is kept so that the schema refuses it: an empty level is never "nothing"
+    // (docs/policy-reference.md, "Permissions").
     out[canonical] = v.scalar === "null" ? null : v.text;
   }
   return out;
@@ -351,7 +352,7 @@ function zodProblem(
     message = `${field} must be ${PERMISSION_LEVELS.join(", ").replace(/, (?=[^,]*$)/, " or ")}, not ${given === null || given === undefined ? "empty" : JSON.stringify(given)}`;
   } else if (top === "repositories" && sub === undefined && issue.code === "too_small") {
     message =
-      "repositories: [] is not allowed: remove the key to cover every repository, or list the repositories (decisions §3.5)";
+      "repositories: [] is not allowed: remove the key to cover every repository, or list the repositories";
   } else if (top === "repositories" && sub !== undefined) {
     message = `${field} must be a non-empty repository name`;
   }

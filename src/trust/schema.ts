@@ -1,15 +1,15 @@
 /**
  * @module policy/schema
- * The canonical shape of a trust policy (behaviour §4.2, decisions §3.5, §3.6, §3.11) and of an
- * organization's trusted-issuer file (docs/trusted-issuers.md) as zod strict objects, and the JSON
- * Schemas generated from them for editors (`schema/*.schema.json`, written by `npm run schema`,
- * checked for drift by a test). The YAML reader turns a file into this canonical object first (key
- * case folded, scalars converted as Go does); zod then checks types and values.
+ * The canonical shape of a trust policy (docs/policy-reference.md, "Fields", "Permissions" and "YAML rules")
+ * and of an organization's trusted-issuer file (docs/trusted-issuers.md) as zod strict objects, and the JSON
+ * Schemas generated from them for editors (`schema/*.schema.json`, written by `npm run schema`, checked for
+ * drift by a test). The YAML reader turns a file into this canonical object first (key case folded, scalars
+ * converted as Go does); zod then checks types and values.
  */
 
 import * as z from "zod";
 
-/** Exactly the JSON tags of go-github v88 `InstallationPermissions` (behaviour §4.2). */
+/** Exactly the JSON tags of go-github v88 `InstallationPermissions`: the names GitHub's API takes. */
 export const PERMISSION_KEYS = [
   "actions",
   "actions_variables",
@@ -90,7 +90,10 @@ export const PERMISSION_KEYS = [
 
 export type PermissionKey = (typeof PERMISSION_KEYS)[number];
 
-/** decisions §3.6: anything but these is a compile error (upstream let `writ` through, #932). */
+/**
+ * docs/differences-from-octo-sts.md, "Permission values": anything but these is a compile error (upstream let
+ * `writ` through, #932).
+ */
 export const PERMISSION_LEVELS = ["read", "write", "admin"] as const;
 export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
 
@@ -103,7 +106,7 @@ const permissions = z
       z.ZodOptional<typeof level>
     >,
   )
-  .describe("GitHub App installation permissions to grant; at least one (decisions §3.6)");
+  .describe("GitHub App installation permissions to grant; at least one");
 
 const text = (description: string) => z.string().describe(description);
 
@@ -126,7 +129,10 @@ const repoShape = {
 /** A repository policy (`<owner>/<repo>/.github/chainguard/<identity>.sts.yaml`). */
 export const RepoPolicySchema = z.strictObject(repoShape);
 
-/** An organization policy: a repository policy plus `repositories` (behaviour §4.6). */
+/**
+ * An organization policy: a repository policy plus `repositories` (docs/policy-reference.md,
+ * "Repository and organization policies").
+ */
 export const OrgPolicySchema = z.strictObject({
   ...repoShape,
   repositories: z
@@ -170,9 +176,9 @@ export const TrustedIssuersSchema = z.strictObject(trustedIssuersShape);
 export const TRUSTED_ISSUERS_KEYS = Object.keys(trustedIssuersShape);
 
 /**
- * The compile rules of decisions §3 that a JSON Schema can say (one of issuer/issuer_pattern, one of
- * subject/subject_pattern, not both audience forms, permissions required and non-empty), so editors
- * flag them too.
+ * The compile rules (docs/policy-reference.md, "Fields") that a JSON Schema can say (one of
+ * issuer/issuer_pattern, one of subject/subject_pattern, not both audience forms, permissions required and
+ * non-empty), so editors flag them too.
  */
 function withCompileRules(schema: Record<string, unknown>, title: string): Record<string, unknown> {
   const props = schema.properties as Record<string, Record<string, unknown>>;

@@ -1,6 +1,6 @@
 /**
  * @module policy/yaml
- * Reads a policy file the way octo-sts does (behaviour §4.3, decisions §3.11): go-yaml v2 (YAML 1.1)
+ * Reads a policy file the way octo-sts does (docs/policy-reference.md, "YAML rules"): go-yaml v2 (YAML 1.1)
  * resolves plain scalars, then sigs.k8s.io/yaml turns them into the strings the Go struct fields hold.
  * The `yaml` package parses (with every scalar kept as text, the "failsafe" schema), and this module
  * resolves plain scalars itself with go-yaml v2's table, because the `yaml` package's YAML 1.1 schema
