@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the exchange against its floor, in workerd, with the local doubles (issue 7).
+ * `npm run bench`: the exchange against its floor, in workerd, with the local doubles (docs/performance.md).
  *
  *   node scripts/run.mjs scripts/bench.ts            full run (under ~2 minutes on 2 cores)
  *   node scripts/run.mjs scripts/bench.ts --smoke    seconds; CI runs it so the benchmark never rots

@@ -1,7 +1,7 @@
 /**
- * Black-box probe of the BUILT Worker (wrangler bundle in workerd via Miniflare) against decisions §1–§2.2:
- * sends many requests, ordinary and hostile, and prints every answer that differs from the contract.
- * Usage: node scripts/run.mjs scripts/probe.ts [--skip-build]
+ * Black-box probe of the BUILT Worker (wrangler bundle in workerd via Miniflare) against docs/refusals.md and
+ * docs/configuration.md: sends many requests, ordinary and hostile, and prints every answer that differs from
+ * the contract. Usage: node scripts/run.mjs scripts/probe.ts [--skip-build]
  */
 
 import { connect } from "node:net";
@@ -96,7 +96,7 @@ function raw(request: Buffer | string): Promise<{ status: number; head: string; 
 
 const STATUS: Record<number, number> = { 3: 400, 5: 404, 7: 403, 8: 429, 12: 501, 13: 500, 14: 503, 16: 401 };
 
-/** Checks an error answer against decisions §2/§2.1. */
+/** Checks an error answer against docs/refusals.md, "Error body" and "Reasons". */
 function expectError(
   what: string,
   a: Answer,

@@ -91,8 +91,8 @@ export const PERMISSION_KEYS = [
 export type PermissionKey = (typeof PERMISSION_KEYS)[number];
 
 /**
- * docs/differences-from-octo-sts.md, "Permission values": anything but these is a compile error (upstream let
- * `writ` through, #932).
+ * Anything but these is a compile error (docs/differences-from-octo-sts.md, "Permission values"; upstream let
+ * `writ` through, octo-sts#932).
  */
 export const PERMISSION_LEVELS = ["read", "write", "admin"] as const;
 export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];

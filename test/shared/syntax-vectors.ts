@@ -1,6 +1,6 @@
 /**
  * @module test/shared/syntax-vectors
- * The issuer, subject and audience vectors of behaviour §14.3 (octo-sts `validate_test.go`), shared by
+ * The issuer, subject and audience vectors of octo-sts's `pkg/oidcvalidate/validate_test.go`, shared by
  * the tests of the rules themselves (oidc-syntax) and of the token check that applies them (policy-syntax).
  */
 

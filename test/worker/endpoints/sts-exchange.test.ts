@@ -22,7 +22,7 @@ const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 const ACTIONS = "https://token.actions.githubusercontent.com";
 
-/** behaviour §14.4 fixtures. */
+/** The policies of octo-sts's own tests. */
 const FOO_POLICY = `issuer: ${ACTIONS}
 subject: foo
 audience: octosts
@@ -284,7 +284,7 @@ describe("the octo-sts/action and Chainguard SDK requests", () => {
   });
 });
 
-describe("behaviour §14.4: the mint bodies", () => {
+describe("the mint bodies octo-sts sends for its test policies", () => {
   const TOKEN_CLAIMS = { sub: "foo", aud: ["octosts"] };
   const setup: Partial<TenantSetup> = {
     installations: [{ account: "org" }],
@@ -469,7 +469,7 @@ describe("costs", () => {
   });
 });
 
-describe("refusals (behaviour §2.5, decisions §2.1)", () => {
+describe("refusals: the reason, status, code and message of each", () => {
   it("a token with GitHub's default audience is refused with a message that says how to fix it", async () => {
     const s = await scenario({
       installations: [{ account: "acme" }],
@@ -646,7 +646,7 @@ describe("refusals (behaviour §2.5, decisions §2.1)", () => {
     expect(await issuers.calls(elsewhere.id)).toEqual([]);
   });
 
-  it("a token whose own sub, aud or iss is malformed is refused before any GitHub call (rows 18–20)", async () => {
+  it("a token whose own sub, aud or iss is malformed is refused before any GitHub call (step 6)", async () => {
     const s = await scenario();
     const google = await issuers.createIssuer({ host: "accounts.google.com" });
     const cases: [string, string][] = [

@@ -21,7 +21,7 @@ function form(
   });
 }
 
-describe("exchange parameters (behaviour §2.2)", () => {
+describe("exchange parameters as grpc-gateway reads them", () => {
   it("reads the octo-sts/action request with unencoded values", async () => {
     const r = await params("?scope=org/repo&scopes=org/repo&identity=ci");
     expect(r).toEqual({ ok: true, value: { scope: "org/repo", identity: "ci", formPost: false } });
@@ -129,7 +129,7 @@ describe("exchange parameters (behaviour §2.2)", () => {
   });
 });
 
-describe("Authorization (decisions §2)", () => {
+describe("Authorization: exactly one bearer token", () => {
   const req = (headers: Record<string, string>) => new Request(BASE, { headers });
 
   it("accepts Bearer in any case, and a bare JWT", () => {
@@ -161,7 +161,7 @@ describe("Authorization (decisions §2)", () => {
   });
 });
 
-describe("scope and identity (decisions §3.4, §3.5)", () => {
+describe("scope and identity: strict names, the three scope forms", () => {
   it("maps the three scope forms", () => {
     expect(resolveTarget("org/repo", "ci", ".github")).toEqual({
       ok: true,
@@ -190,7 +190,7 @@ describe("scope and identity (decisions §3.4, §3.5)", () => {
     expect(resolveTarget("org", "ci", "my-policies")).toMatchObject({ value: { policyRepo: "my-policies" } });
   });
 
-  it("limits the token as decisions §3.5 says", () => {
+  it("limits the token to the policy's repositories, or to the scope's repository", () => {
     const repo = resolveTarget("org/repo", "ci", ".github");
     const org = resolveTarget("org", "ci", ".github");
     const orgRepo = resolveTarget("org/.github", "ci", ".github");

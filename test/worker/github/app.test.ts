@@ -1,6 +1,6 @@
 /**
- * The App key and the App JWT (issue 4 items 1, 2, 6): keys as GitHub hands them out, a broken key's
- * message, the claims of decisions §3.12, one signature for many calls, and the headers GitHub needs.
+ * The App key and the App JWT: keys as GitHub hands them out, a broken key's message, the claims of
+ * docs/differences-from-octo-sts.md, "App JWT", one signature for many calls, and the headers GitHub needs.
  */
 
 import { reset } from "cloudflare:test";
@@ -69,7 +69,7 @@ describe("App key", () => {
 });
 
 describe("App JWT", () => {
-  it("carries the claims of decisions §3.12 (RS256, iat now−60, exp now+540, iss = App id)", async () => {
+  it("carries RS256, iat now−60, exp now+540 and iss = App id", async () => {
     const t = await tenant();
     const now = epochSeconds(t.clock);
     expect((await findInstallation(t.rt, "org")).ok).toBe(true);

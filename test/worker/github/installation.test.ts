@@ -1,6 +1,7 @@
 /**
- * Installation lookup (decisions §3.7, §4): orgs then users, cached in memory and KV, negative
- * answers remembered, GHES base URLs and the real hostnames through the outbound router.
+ * Installation lookup (docs/differences-from-octo-sts.md, "Installation lookup by owner"): orgs then users,
+ * cached in memory and KV, negative answers remembered, GHES base URLs and the real hostnames through the
+ * outbound router.
  */
 
 import { reset } from "cloudflare:test";

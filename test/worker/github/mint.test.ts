@@ -1,6 +1,6 @@
 /**
- * Minting (behaviour §6.4, decisions §3.8, §3.13): the exact bodies of behaviour §14.4, one fresh
- * token per call, the failure classes of a mint, and the uninstall/reinstall path.
+ * Minting (docs/security.md, "Tokens"): the exact bodies octo-sts's own tests expect, one fresh token per
+ * call, the failure classes of a mint, and the uninstall/reinstall path.
  */
 
 import { reset } from "cloudflare:test";
@@ -31,7 +31,7 @@ async function mintBodies(t: GitHubTenant): Promise<string[]> {
   return (await github.calls(t.id)).filter((c) => c.method === "POST").map((c) => c.body);
 }
 
-describe("mint bodies (behaviour §14.4)", () => {
+describe("mint bodies byte for byte as octo-sts sends them", () => {
   it("sends exactly the bodies of the reference tests", async () => {
     const t = await tenant({ repos: { "org/repo": {}, "org/.github": {}, "org/my-policies": {} } });
     const inst = await installed(t);

@@ -1,5 +1,5 @@
 /**
- * Policy reads (behaviour §6.3, decisions §3.8, §4): the read token (restricted, revoked, never
+ * Policy reads (docs/security.md, "Policy files" and "Caching"): the read token (restricted, revoked, never
  * returned), the caches (fresh, stale on rate limits only, 404 remembered 5 min, eviction) and every
  * failure class, plus the GitHub calls of a cold and a warm exchange.
  */

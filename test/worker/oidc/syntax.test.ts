@@ -1,6 +1,6 @@
 /**
- * The issuer, subject and audience rules (behaviour §3.2, §3.5) against every vector of behaviour §14.3,
- * plus the unverified decode of behaviour §3.1.
+ * The issuer, subject and audience rules against every vector of octo-sts's `validate_test.go`, plus the
+ * unverified decode of a bearer token (docs/security.md, "What is trusted").
  */
 
 import { describe, expect, it } from "vitest";
@@ -22,7 +22,7 @@ import {
 } from "../../shared/syntax-vectors";
 import { testRuntime } from "../helpers";
 
-describe("isValidIssuer (behaviour §14.3)", () => {
+describe("isValidIssuer against the octo-sts vectors", () => {
   it.each(VALID_ISSUERS)("accepts %j", (iss) => {
     expect(isValidIssuer(iss)).toBe(true);
   });
@@ -35,7 +35,7 @@ describe("isValidIssuer (behaviour §14.3)", () => {
   });
 });
 
-describe("isValidSubject / isValidAudience (behaviour §14.3)", () => {
+describe("isValidSubject / isValidAudience against the octo-sts vectors", () => {
   it.each(VALID_SUBJECTS)("subject %j is valid", (sub) => {
     expect(isValidSubject(sub)).toBe(true);
   });
@@ -54,7 +54,7 @@ function b64(value: unknown): string {
   return btoa(JSON.stringify(value)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
 }
 
-describe("decodeUnverified (behaviour §3.1)", () => {
+describe("decodeUnverified reads a token without trusting it", () => {
   const header = b64({ alg: "RS256", kid: "k" });
   it("reads iss and normalises only accounts.google.com", () => {
     const google = decodeUnverified(`${header}.${b64({ iss: "accounts.google.com" })}.sig`);

@@ -163,7 +163,7 @@ describe("valid tokens", () => {
   });
 });
 
-describe("time claims (decisions §3.9)", () => {
+describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", () => {
   it("refuses exp one second past, and exp equal to now; accepts exp one second ahead", async () => {
     const issuer = await double.createIssuer();
     const h = harness();
@@ -342,7 +342,7 @@ describe("signatures and algorithms", () => {
   });
 });
 
-describe("key usage (security checklist 1)", () => {
+describe("key usage: only public signing keys verify", () => {
   it.each([
     ["use enc", { use: "enc" }],
     ["key_ops without verify", { key_ops: ["encrypt"] }],

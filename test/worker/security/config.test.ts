@@ -1,7 +1,7 @@
 /**
  * Security review: configuration must fail closed. An allowlist setting that is present but lists
- * nothing is a mistake (a templated `[]`, a stray comma), never "every issuer": decisions §1 says an
- * issuer is refused whenever either allowlist var is set.
+ * nothing is a mistake (a templated `[]`, a stray comma), never "every issuer": an issuer is refused
+ * whenever either allowlist var is set (docs/configuration.md, "Issuer allowlist").
  */
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";

@@ -135,7 +135,7 @@ describe("isolate memory is bounded by what policy files weigh, not only by how 
   });
 });
 
-describe("rate limits are recognised by their headers alone (decisions §3.8)", () => {
+describe("rate limits are recognised by their headers alone", () => {
   const clock = { now: () => Date.parse("2026-11-26T08:00:00Z") };
   const answer = (status: number, headers: Record<string, string>) => new Response(null, { status, headers });
 

@@ -38,7 +38,7 @@ async function reasonOf(runtime: Runtime, token: string): Promise<string> {
   return result.ok ? "ok" : result.failure.reason;
 }
 
-describe("time claims at their edges (decisions §3.9: exp with zero leeway)", () => {
+describe("time claims at their edges (exp with zero leeway)", () => {
   it("a fractional exp that passed less than a second ago is expired", async () => {
     const issuer = await double.createIssuer();
     const base = Math.floor(Date.now() / 1000);

@@ -1,7 +1,7 @@
 /**
- * The trust policy engine (issue 2 Part 2): behaviour §14.1 (compile), §14.2 (check), the anchoring
- * fix, YAML 1.1 decoding (decisions §3.11), the schema rules (decisions §3.5, §3.6) and the real
- * policies of behaviour §14.4 against the claim fixtures.
+ * The trust policy engine: octo-sts's compile and check cases, the anchoring fix (docs/policy-reference.md,
+ * "Patterns"), YAML 1.1 decoding ("YAML rules"), the schema rules ("Fields", "Permissions") and octo-sts's
+ * own policies against the claim fixtures.
  */
 import { describe, expect, it } from "vitest";
 import { checkToken, explain, loadPolicy, type PolicyKind } from "../../../src/trust";
@@ -32,7 +32,7 @@ const token = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
-describe("behaviour §14.1 compile", () => {
+describe("compile: octo-sts's cases", () => {
   const ok = [
     "issuer: https://example.com\nsubject: subject\n",
     'issuer_pattern: https://(example|google)\\.com\nsubject_pattern: "[0-9]{10}"\nclaim_pattern:\n  email: .*@example.com\n',
@@ -99,7 +99,7 @@ describe("behaviour §14.1 compile", () => {
   });
 });
 
-describe("behaviour §14.2 checkToken (domain octo-sts.dev)", () => {
+describe("checkToken: octo-sts's cases (domain octo-sts.dev)", () => {
   const base = "issuer: https://example.com\nsubject: subject\n";
   const patterns = 'issuer_pattern: https://(example|google)\\.com\nsubject_pattern: "[0-9]{10}"\n';
   const cases: [string, string, Record<string, unknown>, string | null][] = [
@@ -247,7 +247,7 @@ describe("behaviour §14.2 checkToken (domain octo-sts.dev)", () => {
   });
 });
 
-describe("anchoring and RE2 (decisions §3.1)", () => {
+describe("anchoring and RE2: a pattern matches the whole value", () => {
   const sub = (pattern: string, value: string) =>
     checkToken(
       load(`issuer: https://example.com\nsubject_pattern: '${pattern}'\n${PERMS}`).policy,
@@ -298,7 +298,7 @@ describe("anchoring and RE2 (decisions §3.1)", () => {
   });
 });
 
-describe("YAML decoding (decisions §3.11)", () => {
+describe("YAML decoding as go-yaml v2 does", () => {
   it('ref_protected: yes matches the claim "true"', () => {
     const p = load(
       `issuer: https://example.com\nsubject: subject\nclaim_pattern:\n  ref_protected: yes\n${PERMS}`,
@@ -368,7 +368,7 @@ describe("YAML decoding (decisions §3.11)", () => {
   });
 });
 
-describe("schema (behaviour §4.2, decisions §3.5, §3.6)", () => {
+describe("schema: keys, permission levels, repositories", () => {
   const head = "issuer: https://example.com\nsubject: s\n";
   it("pull-requests fails with the did-you-mean hint, at its position", () => {
     const r = problems(`${head}permissions:\n  pull-requests: write\n`);
@@ -428,7 +428,7 @@ describe("schema (behaviour §4.2, decisions §3.5, §3.6)", () => {
   });
 });
 
-describe("claim types (behaviour §4.5)", () => {
+describe("claim types: a number, null, array or object never matches", () => {
   const p = () =>
     load(`issuer: https://example.com\nsubject: subject\nclaim_pattern:\n  x: .*\n${PERMS}`).policy;
   it.each([
@@ -450,7 +450,7 @@ describe("claim types (behaviour §4.5)", () => {
   });
 });
 
-describe("real policies (behaviour §14.4) against the claim fixtures", () => {
+describe("octo-sts's own policies against the claim fixtures", () => {
   const verifyProd = `issuer: https://token.actions.githubusercontent.com
 subject: repo:octo-sts/app:pull_request
 claim_pattern:

@@ -1,5 +1,5 @@
 /**
- * behaviour §14.3 syntax vectors, driven through checkTokenSyntax (decisions §3.3): a token whose own
+ * The octo-sts syntax vectors, driven through checkTokenSyntax: a token whose own
  * iss, sub or any aud fails them is INVALID_TOKEN_CLAIMS naming which, and checkToken refuses it too.
  */
 import { describe, expect, it } from "vitest";
@@ -25,7 +25,7 @@ const reasonOf = (c: Record<string, unknown>) => {
   return r.ok ? null : r.failure.args.claim;
 };
 
-describe("behaviour §14.3 through checkTokenSyntax", () => {
+describe("the octo-sts syntax vectors through checkTokenSyntax", () => {
   it.each(VALID_ISSUERS)("issuer %j is valid", (iss) => expect(reasonOf(claims({ iss }))).toBeNull());
   it.each(INVALID_ISSUERS)("issuer %j is invalid", (iss) => expect(reasonOf(claims({ iss }))).toBe("issuer"));
   it.each(VALID_SUBJECTS)("subject %j is valid", (sub) => expect(reasonOf(claims({ sub }))).toBeNull());
