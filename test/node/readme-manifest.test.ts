@@ -3,7 +3,8 @@
  * engine and grants against the claim set it names; the GitHub App manifest is valid JSON for GitHub's
  * manifest flow with exactly the permissions the README lists, and covers what every example policy
  * grants; every relative link between README.md and docs/*.md resolves (file and heading); the headings
- * that code comments cite exist; the refusal table matches the failure catalogue.
+ * that code comments cite exist; the code cites no document outside this repository; the refusal table
+ * matches the failure catalogue.
  */
 
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -92,8 +93,33 @@ function anchors(text: string): Set<string> {
 
 /** The `## ` headings of a page, as written. */
 function sections(text: string): string[] {
-  return [...prose(text).matchAll(/^## (.+)$/gm)].map((m) => (m[1] as string).trim());
+  return [...prose(text).matchAll(/^###? (.+)$/gm)].map((m) => (m[1] as string).trim());
 }
+
+/** The code and configuration of this repository: every text file a citation could sit in. */
+function codeFiles(): string[] {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? walk(resolve(dir, e.name))
+        : /\.(ts|mjs|js|json|ya?ml|toml)$/.test(e.name)
+          ? [resolve(dir, e.name)]
+          : [],
+    );
+  return [
+    ...["src", "test", "scripts", "bench", "bin", "schema"].flatMap((dir) => walk(resolve(root, dir))),
+    ...["wrangler.toml", ".dev.vars.example", "package.json", "vitest.config.ts"].map((f) =>
+      resolve(root, f),
+    ),
+  ];
+}
+
+/**
+ * Citations of documents that are not in this repository (design notes, an issue tracker). Written with
+ * `\s` so that this file does not cite them itself.
+ */
+const OUTSIDE_CITATION =
+  /\b(?:decisions|behaviou?r)\s§|\b(?:decisions|behaviou?r|toolchain)\.md\b|\bissue\s\d/;
 
 describe("policy examples in README.md and docs/", () => {
   const all = examples();
@@ -226,20 +252,17 @@ describe("links and headings of README.md and docs/", () => {
   });
 
   it("keeps the section headings that code comments cite", () => {
-    // Headings cited as `docs/<page>.md, "<heading>"` in src/ (a page not written yet is skipped).
+    // Headings cited as `docs/<page>.md, "<heading>"` (or `…, "<heading>" and "<heading>"`) in the code,
+    // comments joined across their line breaks.
     const cited = new Map<string, Set<string>>();
     const cite = (page: string, heading: string) => {
       if (!cited.has(page)) cited.set(page, new Set());
       cited.get(page)?.add(heading);
     };
-    const walk = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? walk(resolve(dir, e.name)) : e.name.endsWith(".ts") ? [resolve(dir, e.name)] : [],
-      );
-    for (const file of walk(resolve(root, "src"))) {
-      const text = readFileSync(file, "utf8").replace(/\n\s*(\*|\/\/)\s*/g, " ");
-      for (const m of text.matchAll(/(docs\/[\w.-]+\.md), "([^"]+)"/g)) {
-        if (pages.has(m[1] as string)) cite(m[1] as string, m[2] as string);
+    for (const file of codeFiles()) {
+      const text = readFileSync(file, "utf8").replace(/\n\s*(\*|\/\/|#)\s*/g, " ");
+      for (const m of text.matchAll(/(docs\/[\w.-]+\.md),((?:,? (?:and )?"[^"\n]+")+)/g)) {
+        for (const h of (m[2] as string).matchAll(/"([^"]+)"/g)) cite(m[1] as string, h[1] as string);
       }
     }
     // And the headings this documentation promises to keep stable for such citations.
@@ -267,6 +290,10 @@ describe("links and headings of README.md and docs/", () => {
     }
     const missing: string[] = [];
     for (const [page, headings] of cited) {
+      if (!pages.has(page)) {
+        missing.push(`${page} (no such page)`);
+        continue;
+      }
       const have = sections(pages.get(page) ?? "");
       for (const heading of headings) if (!have.includes(heading)) missing.push(`${page}: "${heading}"`);
     }
@@ -335,7 +362,22 @@ describe("links and headings of README.md and docs/", () => {
 
   it("refers to nothing outside this repository", () => {
     for (const [page, text] of pages) {
-      expect(text, page).not.toMatch(/decisions\.md|decisions §|behaviou?r §|\.\.\/shared|\.\.\/\.\.\//);
+      expect(text, page).not.toMatch(OUTSIDE_CITATION);
+      expect(text, page).not.toMatch(/\.\.\/shared|\.\.\/\.\.\//);
     }
+  });
+});
+
+describe("citations in the code", () => {
+  it('name only this repository\'s documents (docs/<page>.md, "<heading>"), never outside notes', () => {
+    const found: string[] = [];
+    for (const file of codeFiles()) {
+      readFileSync(file, "utf8")
+        .split("\n")
+        .forEach((line, i) => {
+          if (OUTSIDE_CITATION.test(line)) found.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+        });
+    }
+    expect(found).toEqual([]);
   });
 });
