@@ -10,42 +10,16 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Reason } from "../../../src/errors/catalogue";
 import { errorResponse } from "../../../src/errors/grpc";
 import { verifyBearer } from "../../../src/oidc";
-import { ManualClock } from "../../../src/platform/clock";
-import type { Env } from "../../../src/platform/config";
-import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import type { ManualClock } from "../../../src/platform/clock";
+import type { FetchFn } from "../../../src/platform/runtime";
 import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
-import { TEST_DOMAIN, testEnv } from "../helpers";
+import { type CountingRuntime, countingRuntime, TEST_DOMAIN } from "../helpers";
 
 const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 
 afterEach(async () => {
   await reset();
 });
-
-interface Harness {
-  runtime: Runtime;
-  clock: ManualClock;
-  /** URLs requested through runtime.fetch, in order. */
-  fetches: string[];
-}
-
-/** A runtime ("isolate") whose outbound requests are counted; `clock` may be shared to stay in step. */
-function harness(
-  overrides: Partial<Env> = {},
-  {
-    clock = new ManualClock(),
-    wrap,
-  }: { clock?: ManualClock; wrap?: (r: Response, url: string) => Response } = {},
-): Harness {
-  const fetches: string[] = [];
-  const counted: FetchFn = async (input, init) => {
-    const url = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
-    fetches.push(url);
-    const response = await fetch(input, init);
-    return wrap ? wrap(response, url) : response;
-  };
-  return { runtime: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
-}
 
 function nowSeconds(clock: ManualClock): number {
   return Math.floor(clock.now() / 1000);
@@ -56,14 +30,14 @@ async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<s
   return double.mintToken(issuer.id, { ...options, claims });
 }
 
-async function expectFailure(h: Harness, token: string, reason: Reason): Promise<string> {
-  const result = await verifyBearer(h.runtime.oidc, token);
+async function expectFailure(h: CountingRuntime, token: string, reason: Reason): Promise<string> {
+  const result = await verifyBearer(h.rt.oidc, token);
   expect(result.ok ? "ok" : result.failure.reason).toBe(reason);
   return result.ok ? "" : (result.failure.detail ?? "");
 }
 
-async function expectOk(h: Harness, token: string) {
-  const result = await verifyBearer(h.runtime.oidc, token);
+async function expectOk(h: CountingRuntime, token: string) {
+  const result = await verifyBearer(h.rt.oidc, token);
   if (!result.ok) throw new Error(`expected ok, got ${result.failure.reason}: ${result.failure.detail}`);
   return result.value;
 }
@@ -78,7 +52,7 @@ const JWKS = "/jwks";
 describe("valid tokens", () => {
   it.each(["RS256", "ES256", "EdDSA"] as const)("verifies %s and returns the claims", async (alg) => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const token = await mint(issuer, { alg, claims: { sub: "repo:o/r:ref:refs/heads/main", custom: true } });
     const verified = await expectOk(h, token);
     expect(verified.issuer).toBe(issuer.issuer);
@@ -95,7 +69,7 @@ describe("valid tokens", () => {
   it("cold: 2 fetches; warm: 0; new isolate over the same KV: 0", async () => {
     const issuer = await double.createIssuer();
     const token = await mint(issuer);
-    const cold = harness();
+    const cold = countingRuntime();
     await expectOk(cold, token);
     expect(cold.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`, `${issuer.issuer}${JWKS}`]);
 
@@ -104,16 +78,16 @@ describe("valid tokens", () => {
     await expectOk(cold, await mint(issuer, { alg: "ES256" }));
     expect(cold.fetches).toEqual([]);
 
-    const isolate = harness({}, { clock: cold.clock });
+    const isolate = countingRuntime({}, { clock: cold.clock });
     await expectOk(isolate, token);
     expect(isolate.fetches).toEqual([]);
-    expect(isolate.runtime.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvHits).toBe(1);
+    expect(isolate.rt.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvHits).toBe(1);
     expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
   });
 
   it("warm verifications import no key and fetch nothing", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const tokens = await Promise.all([
       mint(issuer),
       mint(issuer, { alg: "ES256" }),
@@ -132,13 +106,13 @@ describe("valid tokens", () => {
 
   it("shares one in-flight fetch between concurrent cold verifications", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const tokens = await Promise.all([
       mint(issuer),
       mint(issuer, { alg: "ES256" }),
       mint(issuer, { alg: "EdDSA" }),
     ]);
-    const results = await Promise.all(tokens.map((t) => verifyBearer(h.runtime.oidc, t)));
+    const results = await Promise.all(tokens.map((t) => verifyBearer(h.rt.oidc, t)));
     expect(results.every((r) => r.ok)).toBe(true);
     expect(h.fetches).toHaveLength(2);
   });
@@ -146,7 +120,7 @@ describe("valid tokens", () => {
   it("verifies a hostname tenant over https (https://token.actions.githubusercontent.com)", async () => {
     const issuer = await double.createIssuer({ host: "token.actions.githubusercontent.com" });
     expect(issuer.issuer).toBe("https://token.actions.githubusercontent.com");
-    const h = harness({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
+    const h = countingRuntime({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
     const verified = await expectOk(h, await mint(issuer, { claims: { repository: "octo-org/octo-repo" } }));
     expect(verified.issuer).toBe("https://token.actions.githubusercontent.com");
     expect(h.fetches).toEqual([
@@ -158,7 +132,7 @@ describe("valid tokens", () => {
   it("accepts keys published without alg when kty and crv agree with the header", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwksWithoutAlg: true });
-    const h = harness();
+    const h = countingRuntime();
     for (const alg of ["RS256", "ES256", "EdDSA"] as const) await expectOk(h, await mint(issuer, { alg }));
   });
 });
@@ -166,7 +140,7 @@ describe("valid tokens", () => {
 describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", () => {
   it("refuses exp one second past, and exp equal to now; accepts exp one second ahead", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const now = nowSeconds(h.clock);
     await expectFailure(h, await mint(issuer, { claims: { exp: now - 1 } }), "TOKEN_EXPIRED");
     await expectFailure(h, await mint(issuer, { claims: { exp: now } }), "TOKEN_EXPIRED");
@@ -175,7 +149,7 @@ describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", (
 
   it("refuses a token that expired while the clock moved", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const token = await mint(issuer, { claims: { exp: nowSeconds(h.clock) + 60 } });
     await expectOk(h, token);
     h.clock.advance(60_000);
@@ -184,14 +158,14 @@ describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", (
 
   it("refuses a token without exp or with a non-numeric exp", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { omit: ["exp"] }), "TOKEN_EXPIRED");
     await expectFailure(h, await mint(issuer, { claims: { exp: "9999999999" } }), "TOKEN_EXPIRED");
   });
 
   it("accepts nbf and iat 299 s and 300 s ahead, refuses 301 s", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const now = nowSeconds(h.clock);
     const exp = now + 900;
     await expectOk(h, await mint(issuer, { claims: { nbf: now + 299, exp } }));
@@ -210,7 +184,7 @@ function b64url(value: unknown): string {
 describe("signatures and algorithms", () => {
   it("refuses a tampered payload", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const token = await mint(issuer, { claims: { sub: "repo:octo-org/octo-repo:ref:refs/heads/main" } });
     await expectOk(h, token);
     const [header, payload, signature] = token.split(".") as [string, string, string];
@@ -223,7 +197,7 @@ describe("signatures and algorithms", () => {
     "refuses %s signed by a key not in the JWKS (same kid)",
     async (alg) => {
       const issuer = await double.createIssuer();
-      const h = harness();
+      const h = countingRuntime();
       const detail = await expectFailure(
         h,
         await mint(issuer, { alg, foreignKey: true }),
@@ -236,7 +210,7 @@ describe("signatures and algorithms", () => {
 
   it("unknown kid: refetches once after rotation, holds the 30 s cool-down, refetches again after it", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     await expectOk(h, await mint(issuer));
     await double.rotateKeys(issuer.id);
     const rotated = await mint(issuer);
@@ -266,14 +240,14 @@ describe("signatures and algorithms", () => {
 
   it("a new isolate with rotated keys in an old KV copy refetches at once and updates KV", async () => {
     const issuer = await double.createIssuer();
-    const first = harness();
+    const first = countingRuntime();
     await expectOk(first, await mint(issuer));
     await double.rotateKeys(issuer.id);
     const rotated = await mint(issuer, { alg: "EdDSA" });
-    const second = harness({}, { clock: first.clock });
+    const second = countingRuntime({}, { clock: first.clock });
     await expectOk(second, rotated);
     expect(second.fetches).toEqual([`${issuer.issuer}${JWKS}`]);
-    const third = harness({}, { clock: first.clock });
+    const third = countingRuntime({}, { clock: first.clock });
     await expectOk(third, rotated);
     expect(third.fetches).toEqual([]);
   });
@@ -283,7 +257,7 @@ describe("signatures and algorithms", () => {
     const before = await mint(issuer, { kid: null });
     await double.rotateKeys(issuer.id);
     const after = await mint(issuer, { kid: null, alg: "ES256" });
-    const h = harness();
+    const h = countingRuntime();
     await expectOk(h, before);
     await expectOk(h, after);
     await expectFailure(h, await mint(issuer, { kid: null, foreignKey: true }), "SIGNATURE_INVALID");
@@ -292,7 +266,7 @@ describe("signatures and algorithms", () => {
 
   it("refuses alg none without fetching anything", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { alg: "none" }), "SIGNATURE_INVALID");
     const noneWithSignature = `${b64url({ alg: "none" })}.${b64url({ iss: issuer.issuer, exp: 9999999999 })}.c2ln`;
     await expectFailure(h, noneWithSignature, "SIGNATURE_INVALID");
@@ -306,7 +280,7 @@ describe("signatures and algorithms", () => {
       const issuer = await double.createIssuer();
       // Even an issuer that advertises HS256 gets no symmetric verification.
       await double.setBehaviour(issuer.id, { algs: ["HS256", "RS256"] });
-      const h = harness();
+      const h = countingRuntime();
       await expectOk(h, await mint(issuer));
       await expectFailure(h, await double.confusionToken(issuer.id, { secretForm }), "SIGNATURE_INVALID");
       await expectFailure(
@@ -319,7 +293,7 @@ describe("signatures and algorithms", () => {
 
   it("allows only the algorithms the discovery document advertises (RS256 when none)", async () => {
     const onlyRs = await double.createIssuer({ algs: ["RS256", "HS512"] });
-    const h = harness();
+    const h = countingRuntime();
     await expectOk(h, await mint(onlyRs));
     await expectFailure(h, await mint(onlyRs, { alg: "ES256" }), "SIGNATURE_INVALID");
 
@@ -330,7 +304,7 @@ describe("signatures and algorithms", () => {
 
   it("refuses a header alg that disagrees with the key its kid names", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const { kids } = await double.keys(issuer.id);
     const token = await mint(issuer, { alg: "ES256", kid: kids.RS256 });
     await expectFailure(h, token, "SIGNATURE_INVALID");
@@ -349,14 +323,14 @@ describe("key usage: only public signing keys verify", () => {
   ])("never verifies with a key marked %s", async (_, jwkOverride) => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwkOverride });
-    await expectFailure(harness(), await mint(issuer), "SIGNATURE_INVALID");
+    await expectFailure(countingRuntime(), await mint(issuer), "SIGNATURE_INVALID");
   });
 
   it("drops symmetric and private keys from a JWKS", async () => {
     const issuer = await double.createIssuer();
     const { kids } = await double.keys(issuer.id);
     await double.setBehaviour(issuer.id, { jwkOverride: { d: "AAAA" } });
-    const h = harness();
+    const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
     expect(detail).toContain(kids.RS256);
   });
@@ -364,7 +338,7 @@ describe("key usage: only public signing keys verify", () => {
 
 describe("issuer rules and the deployment allowlist (before any fetch)", () => {
   it("refuses invalid issuers and a schemeless iss with INVALID_ISSUER", async () => {
-    const h = harness();
+    const h = countingRuntime();
     for (const iss of [
       "http://example.com",
       "https://example.com/?x",
@@ -382,7 +356,7 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
   });
 
   it("normalises accounts.google.com and looks it up as https://accounts.google.com", async () => {
-    const h = harness({ ALLOWED_ISSUERS: "https://gitlab.com" });
+    const h = countingRuntime({ ALLOWED_ISSUERS: "https://gitlab.com" });
     const token = `${b64url({ alg: "RS256" })}.${b64url({ iss: "accounts.google.com" })}.sig`;
     const detail = await expectFailure(h, token, "ISSUER_NOT_ALLOWED");
     expect(detail).toContain("https://accounts.google.com");
@@ -391,22 +365,24 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
   it("ALLOWED_ISSUERS refuses other issuers before any request reaches the double", async () => {
     const issuer = await double.createIssuer();
     const token = await mint(issuer);
-    const refused = harness({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
+    const refused = countingRuntime({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
     await expectFailure(refused, token, "ISSUER_NOT_ALLOWED");
     // A trailing slash is a different issuer.
-    const slash = harness({ ALLOWED_ISSUERS: `${issuer.issuer}/` });
+    const slash = countingRuntime({ ALLOWED_ISSUERS: `${issuer.issuer}/` });
     await expectFailure(slash, token, "ISSUER_NOT_ALLOWED");
     expect([...refused.fetches, ...slash.fetches]).toEqual([]);
     expect(await paths(issuer)).toEqual([]);
 
-    const allowed = harness({ ALLOWED_ISSUERS: JSON.stringify(["https://gitlab.com", issuer.issuer]) });
+    const allowed = countingRuntime({
+      ALLOWED_ISSUERS: JSON.stringify(["https://gitlab.com", issuer.issuer]),
+    });
     await expectOk(allowed, token);
   });
 
   it("ALLOWED_ISSUER_PATTERNS refuses other issuers before any request reaches the double", async () => {
     const issuer = await double.createIssuer();
     const token = await mint(issuer);
-    const refused = harness({
+    const refused = countingRuntime({
       ALLOWED_ISSUER_PATTERNS: JSON.stringify([
         "https://gitlab\\.com",
         "http://127\\.0\\.0\\.1:[0-9]+/t/other",
@@ -416,7 +392,7 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
     expect(refused.fetches).toEqual([]);
     expect(await paths(issuer)).toEqual([]);
 
-    const allowed = harness({
+    const allowed = countingRuntime({
       ALLOWED_ISSUER_PATTERNS: JSON.stringify(["http://127\\.0\\.0\\.1:[0-9]+/t/[a-z0-9-]+"]),
     });
     await expectOk(allowed, token);
@@ -427,7 +403,7 @@ describe("discovery", () => {
   it("refuses a document whose issuer differs from the token's", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discoveryIssuer: "https://evil.example.com" });
-    const h = harness();
+    const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("issuer differs");
     expect(await paths(issuer)).toEqual([DISCOVERY]);
@@ -435,7 +411,7 @@ describe("discovery", () => {
 
   it("compares the issuer byte for byte (a trailing slash in iss is another issuer)", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { claims: { iss: `${issuer.issuer}/` } }), "DISCOVERY_FAILED");
     expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`]);
   });
@@ -459,8 +435,8 @@ describe("discovery", () => {
     const issuer = await double.createIssuer();
     const fixed = JSON.parse(JSON.stringify(behaviour).replaceAll("ISSUER", issuer.issuer.replace(/"/g, "")));
     await double.setBehaviour(issuer.id, fixed);
-    const h = harness();
-    const result = await verifyBearer(h.runtime.oidc, await mint(issuer));
+    const h = countingRuntime();
+    const result = await verifyBearer(h.rt.oidc, await mint(issuer));
     expect(result.ok).toBe(false);
     if (result.ok) return;
     expect(result.failure.reason).toBe("DISCOVERY_FAILED");
@@ -476,7 +452,7 @@ describe("discovery", () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discovery: { status: 500 } });
     const token = await mint(issuer);
-    const h = harness();
+    const h = countingRuntime();
     await expectFailure(h, token, "DISCOVERY_FAILED");
     h.clock.advance(59_000);
     const detail = await expectFailure(h, token, "DISCOVERY_FAILED");
@@ -486,7 +462,7 @@ describe("discovery", () => {
     const keys = (await env.STS_CACHE.list()).keys.map((k) => k.name);
     expect(keys.filter((k) => k.startsWith("oidc-failures"))).toEqual([]);
     await double.setBehaviour(issuer.id, { discovery: "ok" });
-    await expectOk(harness({}, { clock: h.clock }), token);
+    await expectOk(countingRuntime({}, { clock: h.clock }), token);
     // After the minute the first isolate fetches again.
     h.clock.advance(1_000);
     await expectOk(h, token);
@@ -495,14 +471,14 @@ describe("discovery", () => {
   it("follows a redirect to a URL passing the issuer rules", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.movedDiscoveryUrl } });
-    const h = harness();
+    const h = countingRuntime();
     await expectOk(h, await mint(issuer));
     expect(await paths(issuer)).toEqual([DISCOVERY, `/moved${DISCOVERY}`, JWKS]);
   });
 
   it("refuses a redirect to an invalid issuer URL without following it", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     for (const target of [
       `${issuer.movedDiscoveryUrl}?x=1`,
       issuer.movedDiscoveryUrl.replace("/moved/", "/moved/../"),
@@ -523,7 +499,7 @@ describe("discovery", () => {
   it("gives up after a few redirect hops", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.discoveryUrl } });
-    const h = harness();
+    const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("redirects");
     expect(h.fetches).toHaveLength(4);
@@ -532,18 +508,22 @@ describe("discovery", () => {
   it("times out on a hanging issuer: DISCOVERY_FAILED, no exception", { timeout: 20_000 }, async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discovery: "hang" });
-    const h = harness();
+    const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("timeout");
   });
 });
 
-/** Re-wraps a streamed body under a small, false Content-Length (HTTP framing cannot carry that lie). */
-function lyingContentLength(response: Response): Response {
+/**
+ * Fetches, then re-wraps the streamed body under a small, false Content-Length (HTTP framing cannot carry
+ * that lie).
+ */
+const lyingContentLength: FetchFn = async (input, init) => {
+  const response = await fetch(input, init);
   const headers = new Headers(response.headers);
   headers.set("content-length", "512");
   return new Response(response.body, { status: response.status, headers });
-}
+};
 
 describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
   it("serves valid JSON followed by whitespace, so only a byte cap can refuse it", async () => {
@@ -562,7 +542,7 @@ describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
   ] as const)("refuses a 200 KiB discovery document %s", async (_, lie) => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
-    const h = harness({}, lie ? { wrap: lie } : {});
+    const h = countingRuntime({}, lie ? { respond: lie } : {});
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("larger than 102400");
   });
@@ -573,7 +553,7 @@ describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
   ] as const)("refuses a 200 KiB JWKS %s", async (_, lie) => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwks: { oversize: 200 * 1024 } });
-    const h = harness({}, lie ? { wrap: lie } : {});
+    const h = countingRuntime({}, lie ? { respond: lie } : {});
     const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
     expect(detail).toContain("larger than 102400");
   });
@@ -581,7 +561,7 @@ describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
   it("accepts a document just under the cap", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwks: { oversize: 90 * 1024 } });
-    await expectOk(harness(), await mint(issuer));
+    await expectOk(countingRuntime(), await mint(issuer));
   });
 });
 
@@ -589,7 +569,7 @@ describe("JWKS fetch", () => {
   it("refuses a JWKS redirect to a non-issuer URL and a failing JWKS, remembering the failure", async () => {
     const issuer = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwks: { redirect: "http://example.com/jwks" } });
-    const h = harness();
+    const h = countingRuntime();
     const token = await mint(issuer);
     await expectFailure(h, token, "SIGNATURE_INVALID");
     expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`, `${issuer.issuer}${JWKS}`]);
@@ -605,7 +585,7 @@ describe("JWKS fetch", () => {
     const issuer = await double.createIssuer();
     const other = await double.createIssuer();
     await double.setBehaviour(issuer.id, { jwks: { redirect: `${other.issuer}/jwks` } });
-    const h = harness();
+    const h = countingRuntime();
     // Signed with a key from the redirect target's JWKS, under the first issuer's name.
     await expectOk(h, await double.mintToken(other.id, { claims: { iss: issuer.issuer } }));
     expect(await paths(other)).toEqual([JWKS]);
@@ -631,16 +611,16 @@ describe("KV failures", () => {
   it("falls back to fetching and still refuses bad tokens", async () => {
     const issuer = await double.createIssuer();
     const token = await mint(issuer);
-    const a = harness({ STS_CACHE: brokenKv });
+    const a = countingRuntime({ STS_CACHE: brokenKv });
     await expectOk(a, token);
     expect(a.fetches).toHaveLength(2);
-    const b = harness({ STS_CACHE: brokenKv }, { clock: a.clock });
+    const b = countingRuntime({ STS_CACHE: brokenKv }, { clock: a.clock });
     await expectOk(b, token);
     expect(b.fetches).toHaveLength(2);
-    expect(b.runtime.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvErrors).toBeGreaterThan(0);
+    expect(b.rt.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvErrors).toBeGreaterThan(0);
 
     const [header, payload] = token.split(".") as [string, string];
-    const c = harness({ STS_CACHE: brokenKv }, { clock: a.clock });
+    const c = countingRuntime({ STS_CACHE: brokenKv }, { clock: a.clock });
     await expectFailure(c, `${header}.${payload}.${"A".repeat(342)}`, "SIGNATURE_INVALID");
     await expectFailure(c, await mint(issuer, { foreignKey: true }), "SIGNATURE_INVALID");
   });

@@ -9,8 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { handle } from "../../../src/app";
 import { messageOf } from "../../../src/errors/catalogue";
 import { loadConfig } from "../../../src/platform/config";
-import { createRuntime, type FetchFn } from "../../../src/platform/runtime";
-import { TEST_DOMAIN, testEnv } from "../helpers";
+import { countingRuntime, TEST_DOMAIN, testEnv } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -37,23 +36,20 @@ describe("an allowlist that is set but empty fails closed", () => {
     if (config.ok) return;
     expect(messageOf(config.failure, TEST_DOMAIN)).toBe(`server misconfigured: ${setting}`);
 
-    const fetched: string[] = [];
-    const counting: FetchFn = async (input) => {
-      fetched.push(String(input));
-      return new Response("{}", { status: 404 });
-    };
-    const runtime = createRuntime(testEnv(overrides), { fetch: counting });
+    const { rt, fetches } = countingRuntime(overrides, {
+      respond: async () => new Response("{}", { status: 404 }),
+    });
     const ctx = createExecutionContext();
     const response = await handle(
       new Request(`https://${TEST_DOMAIN}/sts/exchange?scope=acme/repo&identity=x`, {
         headers: { Authorization: `Bearer ${tokenFor("https://attacker.example.com")}` },
       }),
-      runtime,
+      rt,
       ctx,
     );
     await waitOnExecutionContext(ctx);
     expect(response.status).toBe(500);
-    expect(fetched).toEqual([]);
+    expect(fetches).toEqual([]);
   });
 
   it("an unset or blank string still means no allowlist", () => {

@@ -17,10 +17,10 @@ import {
 import { rateLimitOf } from "../../../src/github/http";
 import type { ManualClock } from "../../../src/platform/clock";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
-import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import type { FetchFn, Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
 import { CONTENTS, github, POLICY, tenant, waiter } from "../github/setup";
-import { testEnv } from "../helpers";
+import { countingRuntime } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -39,10 +39,7 @@ const lastOfQuota: FetchFn = async (input, init) => {
 
 async function quotaTenant(): Promise<{ id: string; rt: Runtime; inst: Installation }> {
   const t = await tenant();
-  const rt = createRuntime(testEnv({ GITHUB_BASE_URL: t.baseUrl }), {
-    clock: t.clock as ManualClock,
-    fetch: lastOfQuota,
-  });
+  const { rt } = countingRuntime({ GITHUB_BASE_URL: t.baseUrl }, { clock: t.clock, respond: lastOfQuota });
   const found = await findInstallation(rt, "org");
   if (!found.ok) throw new Error(found.failure.reason);
   return { id: t.id, rt, inst: found.value };

@@ -9,24 +9,15 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyBearer } from "../../../src/oidc";
 import { ManualClock } from "../../../src/platform/clock";
-import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
+import type { Runtime } from "../../../src/platform/runtime";
 import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
-import { TEST_DOMAIN, testEnv } from "../helpers";
+import { countingRuntime, TEST_DOMAIN, urlOf } from "../helpers";
 
 const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 
 afterEach(async () => {
   await reset();
 });
-
-function harness(clock = new ManualClock()): { runtime: Runtime; clock: ManualClock; fetches: string[] } {
-  const fetches: string[] = [];
-  const counted: FetchFn = async (input, init) => {
-    fetches.push(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    return fetch(input, init);
-  };
-  return { runtime: createRuntime(testEnv(), { clock, fetch: counted }), clock, fetches };
-}
 
 async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<string> {
   const claims = { sub: "repo:o/r:ref:refs/heads/main", aud: TEST_DOMAIN, ...options.claims };
@@ -42,24 +33,22 @@ describe("time claims at their edges (exp with zero leeway)", () => {
   it("a fractional exp that passed less than a second ago is expired", async () => {
     const issuer = await double.createIssuer();
     const base = Math.floor(Date.now() / 1000);
-    const h = harness(new ManualClock(base * 1000 + 700));
+    const h = countingRuntime({}, { clock: new ManualClock(base * 1000 + 700) });
     const token = await mint(issuer, { claims: { exp: base + 0.5, iat: base - 10, nbf: base - 10 } });
-    expect(await reasonOf(h.runtime, token)).toBe("TOKEN_EXPIRED");
+    expect(await reasonOf(h.rt, token)).toBe("TOKEN_EXPIRED");
     // Still valid 200 ms earlier.
     h.clock.set(base * 1000 + 300);
-    expect(await reasonOf(h.runtime, token)).toBe("ok");
+    expect(await reasonOf(h.rt, token)).toBe("ok");
   });
 
   it("exp equal to now is expired; one second later it is not yet", async () => {
     const issuer = await double.createIssuer();
     const base = Math.floor(Date.now() / 1000);
-    const h = harness(new ManualClock(base * 1000));
-    expect(await reasonOf(h.runtime, await mint(issuer, { claims: { exp: base, iat: base - 5 } }))).toBe(
+    const h = countingRuntime({}, { clock: new ManualClock(base * 1000) });
+    expect(await reasonOf(h.rt, await mint(issuer, { claims: { exp: base, iat: base - 5 } }))).toBe(
       "TOKEN_EXPIRED",
     );
-    expect(await reasonOf(h.runtime, await mint(issuer, { claims: { exp: base + 1, iat: base - 5 } }))).toBe(
-      "ok",
-    );
+    expect(await reasonOf(h.rt, await mint(issuer, { claims: { exp: base + 1, iat: base - 5 } }))).toBe("ok");
   });
 
   it.each([
@@ -73,43 +62,43 @@ describe("time claims at their edges (exp with zero leeway)", () => {
     ["nbf 301 s ahead", { nbf: "AHEAD_301" }, "TOKEN_NOT_YET_VALID"],
   ])("refuses %s", async (_name, claims, reason) => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const now = Math.floor(h.clock.now() / 1000);
     const fixed = Object.fromEntries(
       Object.entries(claims).map(([k, v]) => [k, v === "AHEAD_301" ? now + 301 : v]),
     );
-    expect(await reasonOf(h.runtime, await mint(issuer, { claims: fixed }))).toBe(reason);
+    expect(await reasonOf(h.rt, await mint(issuer, { claims: fixed }))).toBe(reason);
   });
 
   it("refuses a token without exp", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
-    expect(await reasonOf(h.runtime, await mint(issuer, { omit: ["exp"] }))).toBe("TOKEN_EXPIRED");
+    const h = countingRuntime();
+    expect(await reasonOf(h.rt, await mint(issuer, { omit: ["exp"] }))).toBe("TOKEN_EXPIRED");
   });
 });
 
 describe("headers naming other keys are never followed (jku, x5u, jwk, x5c)", () => {
   it("a token signed by a foreign key that carries its own key or key URL is refused, and nothing is fetched for it", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const elsewhere = `${issuer.issuer}/attacker-jwks`;
     const token = await mint(issuer, {
       foreignKey: true,
       kid: "attacker",
       header: { jku: elsewhere, x5u: `${elsewhere}.pem`, jwk: { kty: "RSA", n: "AQAB", e: "AQAB" } },
     });
-    expect(await reasonOf(h.runtime, token)).toBe("SIGNATURE_INVALID");
+    expect(await reasonOf(h.rt, token)).toBe("SIGNATURE_INVALID");
     expect(h.fetches.some((u) => u.includes("attacker-jwks"))).toBe(false);
     expect(h.fetches.every((u) => u.startsWith(issuer.issuer))).toBe(true);
   });
 
   it("a valid token's jku/x5u are ignored too: the keys come from jwks_uri only", async () => {
     const issuer = await double.createIssuer();
-    const h = harness();
+    const h = countingRuntime();
     const token = await mint(issuer, {
       header: { jku: "https://attacker.example/jwks", x5u: "https://attacker.example/c" },
     });
-    expect(await reasonOf(h.runtime, token)).toBe("ok");
+    expect(await reasonOf(h.rt, token)).toBe("ok");
     expect(h.fetches.some((u) => u.includes("attacker.example"))).toBe(false);
   });
 });
@@ -122,15 +111,15 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
     return `${b64({ alg: "RS256", kid: "k" })}.${b64({ iss, sub: "s", exp: 4_000_000_000 })}.c2ln`;
   }
 
+  /** A runtime whose outbound requests get these answers by URL (an empty JWKS for any other). */
   function stub(answers: Record<string, () => Response>) {
-    const fetched: string[] = [];
-    const fetchFn: FetchFn = async (input) => {
-      const url = String(input instanceof Request ? input.url : input);
-      fetched.push(url);
-      const answer = answers[url];
-      return answer ? answer() : new Response(JSON.stringify({ keys: [] }), { status: 200 });
-    };
-    return { runtime: createRuntime(testEnv(), { clock: new ManualClock(), fetch: fetchFn }), fetched };
+    return countingRuntime(
+      {},
+      {
+        respond: async (input) =>
+          answers[urlOf(input)]?.() ?? new Response(JSON.stringify({ keys: [] }), { status: 200 }),
+      },
+    );
   }
 
   const ISS = "https://issuer.example.com";
@@ -144,8 +133,8 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
     "jwks_uri %s is refused",
     async (jwksUri) => {
       const s = stub({ [DISCOVERY]: doc(jwksUri) });
-      expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
-      expect(s.fetched).toEqual([DISCOVERY]);
+      expect((await verifyBearer(s.rt.oidc, unsigned(ISS))).ok).toBe(false);
+      expect(s.fetches).toEqual([DISCOVERY]);
     },
   );
 
@@ -153,8 +142,8 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
     "a redirect of discovery to %s is not followed",
     async (location) => {
       const s = stub({ [DISCOVERY]: () => new Response(null, { status: 302, headers: { location } }) });
-      expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
-      expect(s.fetched).toEqual([DISCOVERY]);
+      expect((await verifyBearer(s.rt.oidc, unsigned(ISS))).ok).toBe(false);
+      expect(s.fetches).toEqual([DISCOVERY]);
     },
   );
 
@@ -164,14 +153,14 @@ describe("an https issuer cannot steer fetches to plain http on loopback (a deve
       [DISCOVERY]: doc(jwks),
       [jwks]: () => new Response(null, { status: 307, headers: { location: "http://127.0.0.1:8787/k" } }),
     });
-    expect((await verifyBearer(s.runtime.oidc, unsigned(ISS))).ok).toBe(false);
-    expect(s.fetched).toEqual([DISCOVERY, jwks]);
+    expect((await verifyBearer(s.rt.oidc, unsigned(ISS))).ok).toBe(false);
+    expect(s.fetches).toEqual([DISCOVERY, jwks]);
   });
 
   it("an https jwks_uri on another host is still fetched (as upstream)", async () => {
     const jwks = "https://keys.example.com/jwks";
     const s = stub({ [DISCOVERY]: doc(jwks) });
-    await verifyBearer(s.runtime.oidc, unsigned(ISS));
-    expect(s.fetched).toEqual([DISCOVERY, jwks]);
+    await verifyBearer(s.rt.oidc, unsigned(ISS));
+    expect(s.fetches).toEqual([DISCOVERY, jwks]);
   });
 });
