@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
 import { startDoubles } from "../test/doubles/launch";
-import type { GitHubCall } from "../test/shared/github-double";
+import type { RecordedCall } from "../test/shared/control-client";
 import { measureBundle } from "./lib/bench-bundle";
 import { probeTailCpu } from "./lib/bench-cpu";
 import {
@@ -92,7 +92,7 @@ function outboundSince(
   before: Map<string, number>,
   ghBefore: number,
   issuerCalls: { path: string }[],
-  ghCalls: GitHubCall[],
+  ghCalls: RecordedCall[],
 ): Outbound {
   const out: Outbound = { github: 0, issuer: 0, other: 0, kinds: new Map() };
   for (const [host, n] of w.outbound.counts) {

@@ -15,7 +15,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
-import type { GitHubCall } from "../test/shared/github-double";
+import type { RecordedCall } from "../test/shared/control-client";
 import {
   abbreviateJwt,
   DEFAULT_PORTS,
@@ -202,7 +202,7 @@ interface Shown {
   status: number;
   body: Record<string, unknown>;
   audit: AuditLine | undefined;
-  githubCalls: GitHubCall[];
+  githubCalls: RecordedCall[];
 }
 
 function exchangePath(scope: string, identity: string): string {
@@ -293,7 +293,7 @@ function showAudit(audit: AuditLine | undefined): void {
   say(audit === undefined ? red("    (no audit line seen)") : `    ${audit.raw}`);
 }
 
-function showGitHubCalls(calls: GitHubCall[]): void {
+function showGitHubCalls(calls: RecordedCall[]): void {
   say(`  ${bold("GitHub calls")} the Worker made (to the GitHub double as https://api.github.com):`);
   if (calls.length === 0) say("    (none)");
   for (const call of calls) {

@@ -8,7 +8,7 @@
 
 import { createSign } from "node:crypto";
 import type { Doubles } from "../../test/doubles/launch";
-import type { GitHubCall } from "../../test/shared/github-double";
+import type { RecordedCall } from "../../test/shared/control-client";
 
 /** The floor's User-Agent: its calls are left out of the real Worker's call log. */
 export const FLOOR_USER_AGENT = "github-sts-floor";
@@ -136,7 +136,7 @@ export type CallKind =
   | "mint"
   | "other";
 
-export function classifyGitHub(call: Pick<GitHubCall, "method" | "path" | "body">): CallKind {
+export function classifyGitHub(call: Pick<RecordedCall, "method" | "path" | "body">): CallKind {
   const path = call.path.split("?")[0] ?? "";
   if (
     /^\/(orgs|users)\/[^/]+\/installation$/.test(path) ||
@@ -168,7 +168,7 @@ export function classifyIssuer(path: string): CallKind {
 }
 
 /** GitHub double calls so far (the double's own log of the bench tenant). */
-export async function githubCalls(doubles: Doubles, fixture: Fixture): Promise<GitHubCall[]> {
+export async function githubCalls(doubles: Doubles, fixture: Fixture): Promise<RecordedCall[]> {
   const calls = await doubles.github.double.calls(fixture.githubId);
   return calls.filter((c) => c.headers["user-agent"] !== FLOOR_USER_AGENT);
 }

@@ -19,17 +19,23 @@
 import { createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { RecordedCall } from "../shared/control-client";
 import {
   type AccountType,
   DEFAULT_INSTALLATION_PERMISSIONS,
   type Fault,
-  type GitHubCall,
   type GitHubControl,
   type Tenant,
   type TenantSetup,
   type TokenRecord,
 } from "../shared/github-double";
-import { type DoubleRequest, type DoubleResponse, jsonResponse } from "./server";
+import {
+  type CallLog,
+  type DoubleRequest,
+  type DoubleResponse,
+  jsonResponse,
+  recordAndRoute,
+} from "./server";
 
 /**
  * The test App's public key, read on first use. Next to this module when it runs from test/doubles/;
@@ -80,7 +86,7 @@ interface ActiveFault extends Fault {
   left: number;
 }
 
-interface TenantState {
+interface TenantState extends CallLog {
   id: string;
   baseUrl: string;
   appId: string;
@@ -89,8 +95,6 @@ interface TenantState {
   repos: Map<string, Repo>;
   tokens: Map<string, TokenRecord>;
   faults: ActiveFault[];
-  calls: GitHubCall[];
-  seq: number;
   clockOffsetSeconds: number;
 }
 
@@ -189,7 +193,7 @@ export class GitHubDouble implements GitHubControl {
     tenantOf(id, this.tenants).faults.length = 0;
   }
 
-  async calls(id: string): Promise<GitHubCall[]> {
+  async calls(id: string): Promise<RecordedCall[]> {
     return [...tenantOf(id, this.tenants).calls];
   }
 
@@ -327,19 +331,7 @@ export class GitHubDouble implements GitHubControl {
   }
 
   private async serve(tenant: TenantState, req: DoubleRequest, path: string): Promise<DoubleResponse> {
-    const call: GitHubCall = {
-      seq: ++tenant.seq,
-      method: req.method,
-      path: path + req.url.search,
-      host: req.headers["x-forwarded-host"] ?? req.url.host,
-      headers: req.headers,
-      body: req.body,
-      status: 0,
-      at: Date.now(),
-    };
-    tenant.calls.push(call);
-    const out = this.route(tenant, req, path);
-    call.status = out.hang ? 0 : out.status;
+    const out = recordAndRoute(tenant, req, path, () => this.route(tenant, req, path));
     // GitHub's clock, as every GitHub answer carries it (auth-app measures clock skew from it).
     if (!out.hang) {
       out.headers = { date: new Date(this.nowSeconds(tenant) * 1000).toUTCString(), ...(out.headers ?? {}) };

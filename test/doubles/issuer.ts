@@ -13,6 +13,7 @@
 
 import { randomBytes } from "node:crypto";
 import { CompactSign, exportJWK, exportSPKI, generateKeyPair, importJWK, type JWK } from "jose";
+import type { RecordedCall } from "../shared/control-client";
 import type {
   ConfusionOptions,
   CreatedIssuer,
@@ -20,12 +21,17 @@ import type {
   DocumentFault,
   DoubleAlg,
   IssuerBehaviour,
-  IssuerCall,
   IssuerControl,
   IssuerKeys,
   MintOptions,
 } from "../shared/issuer-double";
-import { type DoubleRequest, type DoubleResponse, jsonResponse } from "./server";
+import {
+  type CallLog,
+  type DoubleRequest,
+  type DoubleResponse,
+  jsonResponse,
+  recordAndRoute,
+} from "./server";
 
 const ALGS: readonly DoubleAlg[] = ["RS256", "ES256", "EdDSA"];
 const DEFAULT_SUPPORTED_ALGS = ["RS256", "ES256", "EdDSA"];
@@ -42,7 +48,7 @@ interface SigningKey {
   publicJwk: JWK;
 }
 
-interface Tenant {
+interface Tenant extends CallLog {
   id: string;
   issuer: string;
   /** The path prefix on the double (`/t/<name>` or `/h/<host>`). */
@@ -53,8 +59,6 @@ interface Tenant {
   previous: SigningKey[];
   behaviour: IssuerBehaviour;
   algs: string[] | null;
-  calls: IssuerCall[];
-  seq: number;
 }
 
 async function newKey(alg: DoubleAlg): Promise<SigningKey> {
@@ -166,7 +170,7 @@ export class IssuerDouble implements IssuerControl {
     };
   }
 
-  async calls(id: string): Promise<IssuerCall[]> {
+  async calls(id: string): Promise<RecordedCall[]> {
     return [...tenantOf(id, this.tenants).calls];
   }
 
@@ -231,14 +235,10 @@ export class IssuerDouble implements IssuerControl {
   }
 
   private serve(tenant: Tenant, req: DoubleRequest, path: string): DoubleResponse {
-    tenant.calls.push({
-      seq: ++tenant.seq,
-      method: req.method,
-      path: path + req.url.search,
-      host: req.headers["x-forwarded-host"] ?? req.url.host,
-      headers: req.headers,
-      at: Date.now(),
-    });
+    return recordAndRoute(tenant, req, path, () => this.route(tenant, path));
+  }
+
+  private route(tenant: Tenant, path: string): DoubleResponse {
     const jwksPath = tenant.prefix.startsWith("/h/") ? HOST_JWKS_PATH : TENANT_JWKS_PATH;
     if (path === DISCOVERY_PATH) return this.answer(tenant.behaviour.discovery, this.discoveryDoc(tenant));
     if (path === MOVED_DISCOVERY_PATH) return this.answer("ok", this.discoveryDoc(tenant));

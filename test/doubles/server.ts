@@ -6,18 +6,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-
-export interface RecordedCall {
-  seq: number;
-  method: string;
-  /** Path and query as received (after any tenant prefix was stripped by the double). */
-  path: string;
-  /** The host the caller aimed at (the real hostname when routed by the outbound router). */
-  host: string;
-  headers: Record<string, string>;
-  body: string;
-  at: number;
-}
+import type { RecordedCall } from "../shared/control-client";
 
 export interface DoubleRequest {
   method: string;
@@ -132,24 +121,34 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
   };
 }
 
-/** Records calls in order; shared by the doubles. */
-export class CallLog {
-  private seq = 0;
-  readonly calls: RecordedCall[] = [];
-  record(req: DoubleRequest, path: string, host: string): RecordedCall {
-    const call: RecordedCall = {
-      seq: ++this.seq,
-      method: req.method,
-      path,
-      host,
-      headers: req.headers,
-      body: req.body,
-      at: Date.now(),
-    };
-    this.calls.push(call);
-    return call;
-  }
-  clear(): void {
-    this.calls.length = 0;
-  }
+/** A tenant's call log: every request in order, numbered from 1. */
+export interface CallLog {
+  calls: RecordedCall[];
+  seq: number;
+}
+
+/**
+ * Records `req` in `log` before `route` answers it (so a hanging request is already visible), with `path`
+ * below the tenant plus the query, then notes the status it got (0 for a hang).
+ */
+export function recordAndRoute(
+  log: CallLog,
+  req: DoubleRequest,
+  path: string,
+  route: () => DoubleResponse,
+): DoubleResponse {
+  const call: RecordedCall = {
+    seq: ++log.seq,
+    method: req.method,
+    path: path + req.url.search,
+    host: req.headers["x-forwarded-host"] ?? req.url.host,
+    headers: req.headers,
+    body: req.body,
+    status: 0,
+    at: Date.now(),
+  };
+  log.calls.push(call);
+  const out = route();
+  call.status = out.hang ? 0 : out.status;
+  return out;
 }

@@ -1,8 +1,23 @@
 /**
  * @module test/shared/control-client
- * The JSON-over-HTTP call shared by the doubles' control clients. It only needs `fetch`, so the clients
+ * The JSON-over-HTTP call shared by the doubles' control clients, and the call record both doubles keep. It only needs `fetch`, so the clients
  * work inside workerd tests (over 127.0.0.1) and from Node scripts (the demo, the benchmark).
  */
+
+/** One request a double received, as both doubles record it and their clients' `calls` return it. */
+export interface RecordedCall {
+  seq: number;
+  method: string;
+  /** Path and query below the tenant (`/app/installations/7/access_tokens`, `/.well-known/jwks`). */
+  path: string;
+  /** The host the caller aimed at (the real hostname when the outbound router routed it). */
+  host: string;
+  headers: Record<string, string>;
+  body: string;
+  /** The status the double answered (0 for a hang). */
+  status: number;
+  at: number;
+}
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 

@@ -5,7 +5,7 @@
  * 127.0.0.1) and from Node scripts (the demo, the benchmark).
  */
 
-import { ControlClient, type FetchLike } from "./control-client";
+import { ControlClient, type FetchLike, type RecordedCall } from "./control-client";
 
 export type AccountType = "Organization" | "User";
 
@@ -87,19 +87,6 @@ export interface Fault {
   resetInSeconds?: number;
 }
 
-export interface GitHubCall {
-  seq: number;
-  method: string;
-  /** Path and query below the tenant base (`/app/installations/7/access_tokens`). */
-  path: string;
-  host: string;
-  headers: Record<string, string>;
-  body: string;
-  /** The status the double answered (0 for a hang). */
-  status: number;
-  at: number;
-}
-
 export interface TokenRecord {
   token: string;
   installationId: number;
@@ -129,7 +116,7 @@ export interface GitHubControl {
   setupTenant(id: string, setup: TenantSetup): Promise<Tenant>;
   addFault(id: string, fault: Fault): Promise<void>;
   clearFaults(id: string): Promise<void>;
-  calls(id: string): Promise<GitHubCall[]>;
+  calls(id: string): Promise<RecordedCall[]>;
   clearCalls(id: string): Promise<void>;
   tokens(id: string): Promise<TokenRecord[]>;
   /** Removes the App from `account` (its tokens stop working). */
@@ -159,8 +146,8 @@ export class GitHubDoubleClient extends ControlClient implements GitHubControl {
   async clearFaults(id: string): Promise<void> {
     await this.call("DELETE", `${this.tenant(id)}/faults`);
   }
-  async calls(id: string): Promise<GitHubCall[]> {
-    return (await this.call<{ calls: GitHubCall[] }>("GET", `${this.tenant(id)}/calls`)).calls;
+  async calls(id: string): Promise<RecordedCall[]> {
+    return (await this.call<{ calls: RecordedCall[] }>("GET", `${this.tenant(id)}/calls`)).calls;
   }
   async clearCalls(id: string): Promise<void> {
     await this.call("DELETE", `${this.tenant(id)}/calls`);

@@ -5,7 +5,7 @@
  * 127.0.0.1) and from Node scripts (the demo, the benchmark).
  */
 
-import { ControlClient, type FetchLike } from "./control-client";
+import { ControlClient, type FetchLike, type RecordedCall } from "./control-client";
 
 /** Signing algorithms the double holds a key for. */
 export type DoubleAlg = "RS256" | "ES256" | "EdDSA";
@@ -92,16 +92,6 @@ export interface IssuerKeys {
   kids: Record<DoubleAlg, string>;
 }
 
-export interface IssuerCall {
-  seq: number;
-  method: string;
-  /** Path relative to the tenant (`/.well-known/openid-configuration`, `/jwks`). */
-  path: string;
-  host: string;
-  headers: Record<string, string>;
-  at: number;
-}
-
 /** The control API surface (the double implements it in process, the client over HTTP). */
 export interface IssuerControl {
   createIssuer(options?: CreateIssuerOptions): Promise<CreatedIssuer>;
@@ -110,7 +100,7 @@ export interface IssuerControl {
   setBehaviour(id: string, behaviour: IssuerBehaviour): Promise<void>;
   rotateKeys(id: string): Promise<IssuerKeys>;
   keys(id: string): Promise<IssuerKeys>;
-  calls(id: string): Promise<IssuerCall[]>;
+  calls(id: string): Promise<RecordedCall[]>;
   clearCalls(id: string): Promise<void>;
 }
 
@@ -142,8 +132,8 @@ export class IssuerDoubleClient extends ControlClient implements IssuerControl {
   keys(id: string): Promise<IssuerKeys> {
     return this.call("GET", `${this.tenant(id)}/keys`);
   }
-  async calls(id: string): Promise<IssuerCall[]> {
-    return (await this.call<{ calls: IssuerCall[] }>("GET", `${this.tenant(id)}/calls`)).calls;
+  async calls(id: string): Promise<RecordedCall[]> {
+    return (await this.call<{ calls: RecordedCall[] }>("GET", `${this.tenant(id)}/calls`)).calls;
   }
   async clearCalls(id: string): Promise<void> {
     await this.call("DELETE", `${this.tenant(id)}/calls`);

@@ -10,7 +10,8 @@ import { handle } from "../../src/app";
 import { TOKEN_EXCHANGE_GRANT } from "../../src/endpoints/oauth-token";
 import type { Env } from "../../src/platform/config";
 import type { Runtime } from "../../src/platform/runtime";
-import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
+import type { RecordedCall } from "../shared/control-client";
+import { GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
 import { IssuerDoubleClient } from "../shared/issuer-double";
 import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
 
@@ -48,7 +49,7 @@ export interface Scenario {
   send(path: string, init?: RequestInit): Promise<Response>;
   /** `POST /oauth/token` with these form parameters (a list, so that one can be repeated). */
   exchange(params: [string, string][] | Record<string, string>): Promise<Response>;
-  calls(): Promise<GitHubCall[]>;
+  calls(): Promise<RecordedCall[]>;
 }
 
 export async function scenario(
@@ -100,7 +101,7 @@ export function exchangeParams(
   };
 }
 
-export function mintBodies(calls: GitHubCall[]): unknown[] {
+export function mintBodies(calls: RecordedCall[]): unknown[] {
   return calls
     .filter((c) => c.method === "POST" && /\/access_tokens$/.test(c.path))
     .map((c) => JSON.parse(c.body) as unknown);

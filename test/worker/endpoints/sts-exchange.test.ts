@@ -14,7 +14,8 @@ import worker from "../../../src/index";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { Env } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
+import type { RecordedCall } from "../../shared/control-client";
+import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
 import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "../helpers";
 
@@ -110,7 +111,7 @@ interface Scenario {
   env: Env;
   /** Runs one request through the Worker and waits for its background work (revocations). */
   send(path: string, init?: RequestInit): Promise<Response>;
-  calls(): Promise<GitHubCall[]>;
+  calls(): Promise<RecordedCall[]>;
 }
 
 async function scenario(setup: Partial<TenantSetup> = {}, overrides: Partial<Env> = {}): Promise<Scenario> {
@@ -167,7 +168,7 @@ async function expectRefusal(
   return body;
 }
 
-function mintBodies(calls: GitHubCall[]): unknown[] {
+function mintBodies(calls: RecordedCall[]): unknown[] {
   return calls
     .filter((c) => c.method === "POST" && /\/access_tokens$/.test(c.path))
     .map((c) => JSON.parse(c.body) as unknown);

@@ -14,7 +14,8 @@ import { evictOrgIssuers } from "../../../src/github";
 import type { ManualClock } from "../../../src/platform/clock";
 import { ORG_ISSUERS_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
-import { type GitHubCall, GitHubDoubleClient, type RepoSetup } from "../../shared/github-double";
+import type { RecordedCall } from "../../shared/control-client";
+import { GitHubDoubleClient, type RepoSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
 import { TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
 
@@ -56,7 +57,7 @@ interface World {
   rt: Runtime;
   clock: ManualClock;
   send(repo?: string, issuer?: CreatedIssuer): Promise<Response>;
-  calls(): Promise<GitHubCall[]>;
+  calls(): Promise<RecordedCall[]>;
 }
 
 /**
@@ -121,8 +122,8 @@ function auditLines(): Record<string, unknown>[] {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const policyReads = (calls: GitHubCall[]) => calls.filter((c) => c.path.includes("/foo.sts.yaml"));
-const orgReads = (calls: GitHubCall[]) => calls.filter((c) => c.path.startsWith(ORG_FILE_PATH));
+const policyReads = (calls: RecordedCall[]) => calls.filter((c) => c.path.includes("/foo.sts.yaml"));
+const orgReads = (calls: RecordedCall[]) => calls.filter((c) => c.path.startsWith(ORG_FILE_PATH));
 
 const ENFORCE_ACTIONS = `issuers:\n  - ${ACTIONS}\n`;
 
