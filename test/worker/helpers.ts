@@ -1,16 +1,32 @@
+/// <reference types="vite/client" />
 /**
  * Helpers for tests that run inside workerd: a complete test configuration pointing at the doubles,
  * and runtimes built over it (a "new isolate" is a second runtime over the same KV), one of them recording
- * every outbound request.
+ * every outbound request; the shared policy fixtures of test/fixtures/policies.
  */
 
 import { env } from "cloudflare:workers";
 import { ManualClock } from "../../src/platform/clock";
 import type { Env } from "../../src/platform/config";
 import { createRuntime, type FetchFn, type Runtime, type RuntimeOptions } from "../../src/platform/runtime";
+import FOO from "../fixtures/policies/foo.sts.yaml?raw";
+import USE_ACTION from "../fixtures/policies/use-action.sts.yaml?raw";
+import VERIFY_PROD from "../fixtures/policies/verify-prod.sts.yaml?raw";
 
 export const TEST_DOMAIN = "sts.example.com";
 export const TEST_APP_ID = "4242";
+
+/** The policy `foo` of octo-sts's own tests: subject `foo`, audience `octosts`, `pull_requests: write`. */
+export const FOO_POLICY: string = FOO;
+/** octo-sts's own `verify-prod` policy (octo-sts/app), as written. */
+export const VERIFY_PROD_POLICY: string = VERIFY_PROD;
+/** octo-sts's own `use-action` policy (octo-sts/action), as written. */
+export const USE_ACTION_POLICY: string = USE_ACTION;
+
+/** A name no other test (test files run in parallel) uses: a double tenant, an owner. */
+export function unique(prefix: string): string {
+  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
+}
 
 /** A valid configuration: test App key (PKCS#1, as GitHub hands it out), KV from the pool. */
 export function testEnv(overrides: Partial<Env> = {}): Env {

@@ -13,7 +13,7 @@ import type { Runtime } from "../../src/platform/runtime";
 import type { RecordedCall } from "../shared/control-client";
 import { GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
 import { IssuerDoubleClient } from "../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
+import { FOO_POLICY, TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime, unique } from "./helpers";
 
 export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 export const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
@@ -21,24 +21,12 @@ export const ACTIONS = "https://token.actions.githubusercontent.com";
 export const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
 
-/** The policy `foo` of `org/repo`: subject `foo`, audience `octosts`. */
-export const FOO_POLICY = `issuer: ${ACTIONS}
-subject: foo
-audience: octosts
-permissions:
-  pull_requests: write
-`;
-
 let actionsId: string | undefined;
 
 /** Mints a token of the GitHub Actions issuer (hostname tenant) with these claims. */
 export async function mint(claims: Record<string, unknown>): Promise<string> {
   actionsId ??= (await issuers.createIssuer({ host: "token.actions.githubusercontent.com" })).id;
   return issuers.mintToken(actionsId, { claims });
-}
-
-export function unique(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 export interface Scenario {

@@ -15,10 +15,9 @@ import { OAUTH_ERRORS } from "../../../src/errors/oauth";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import { TEST_DOMAIN, testEnv, testRuntime } from "../helpers";
+import { FOO_POLICY, TEST_DOMAIN, testEnv, testRuntime, unique } from "../helpers";
 import {
   exchangeParams,
-  FOO_POLICY,
   github,
   ID_TOKEN_TYPE,
   issuers,
@@ -26,7 +25,6 @@ import {
   mint,
   mintBodies,
   scenario,
-  unique,
 } from "../oauth-scenario";
 
 let logs: string[];

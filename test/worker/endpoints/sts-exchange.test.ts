@@ -17,39 +17,23 @@ import { createRuntime, type Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall } from "../../shared/control-client";
 import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime } from "../helpers";
+import {
+  FOO_POLICY,
+  TEST_APP_ID,
+  TEST_DOMAIN,
+  testEnv,
+  testRuntime,
+  USE_ACTION_POLICY,
+  unique,
+  VERIFY_PROD_POLICY,
+} from "../helpers";
 
 const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 const ACTIONS = "https://token.actions.githubusercontent.com";
 
-/** The policies of octo-sts's own tests. */
-const FOO_POLICY = `issuer: ${ACTIONS}
-subject: foo
-audience: octosts
-permissions:
-  pull_requests: write
-`;
-const MY_POLICIES_FOO = `issuer: ${ACTIONS}
-subject: foo
-audience: octosts
-permissions:
-  contents: read
-`;
-const VERIFY_PROD = `issuer: https://token.actions.githubusercontent.com
-subject: repo:octo-sts/app:pull_request
-claim_pattern:
-  workflow_ref: octo-sts/app/.github/workflows/verify-prod.yaml@.*
-permissions:
-  pull_requests: write
-`;
-const USE_ACTION = `issuer: https://token.actions.githubusercontent.com
-subject: repo:octo-sts/action:pull_request
-claim_pattern:
-  workflow_ref: octo-sts/action/\\.github/workflows/use-action\\.yaml@refs/heads/main
-permissions:
-  contents: read
-`;
+/** `foo` in the organization policy repository `my-policies`: the same, but `contents: read`. */
+const MY_POLICIES_FOO = FOO_POLICY.replace("pull_requests: write", "contents: read");
 /** A policy whose values must never be echoed to a caller. */
 const SECRETIVE = `issuer: ${ACTIONS}
 subject_pattern: repo:acme/deploy-tools:ref:refs/heads/(main|release-SECRET-[0-9]+)
@@ -100,10 +84,6 @@ afterEach(async () => {
   vi.restoreAllMocks();
   await reset();
 });
-
-function unique(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 interface Scenario {
   ghId: string;
@@ -344,14 +324,14 @@ describe("the mint bodies octo-sts sends for its test policies", () => {
     [
       "verify-prod",
       "octo-sts/app",
-      VERIFY_PROD,
+      VERIFY_PROD_POLICY,
       "octo-sts/app/.github/workflows/verify-prod.yaml@refs/pull/1/merge",
       { pull_requests: "write" },
     ],
     [
       "use-action",
       "octo-sts/action",
-      USE_ACTION,
+      USE_ACTION_POLICY,
       "octo-sts/action/.github/workflows/use-action.yaml@refs/heads/main",
       { contents: "read" },
     ],

@@ -13,8 +13,8 @@ import { callerKey, checkCallerLimit, checkOwnerLimit, ownerKey } from "../../..
 import worker from "../../../src/index";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime } from "../../../src/platform/runtime";
-import { TEST_DOMAIN, testEnv } from "../helpers";
-import { ACTIONS, exchangeParams, issuers, mint, mintBodies, scenario, unique } from "../oauth-scenario";
+import { TEST_DOMAIN, testEnv, unique } from "../helpers";
+import { ACTIONS, exchangeParams, issuers, mint, mintBodies, scenario } from "../oauth-scenario";
 
 let logs: string[];
 

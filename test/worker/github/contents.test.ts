@@ -8,7 +8,8 @@ import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { findInstallation, type Installation, lookupPolicy, readPolicy } from "../../../src/github";
 import { readFile } from "../../../src/github/contents";
-import { type GitHubTenant, github, POLICY, tenant, waiter } from "./setup";
+import { FOO_POLICY } from "../helpers";
+import { type GitHubTenant, github, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();
@@ -17,7 +18,7 @@ afterEach(async () => {
 const HEAD = "0123456789abcdef0123456789abcdef01234567";
 const PATH = ".github/chainguard/foo.sts.yaml";
 /** What a pull request would change the policy to: more than the default branch grants. */
-const HEAD_POLICY = POLICY.replace("pull_requests: write", "contents: write\n  administration: write");
+const HEAD_POLICY = FOO_POLICY.replace("pull_requests: write", "contents: write\n  administration: write");
 
 async function installed(t: GitHubTenant): Promise<Installation> {
   const found = await findInstallation(t.rt, "org");
@@ -29,7 +30,7 @@ async function headTenant(): Promise<GitHubTenant> {
   return tenant({
     repos: {
       "org/repo": {
-        files: { [PATH]: POLICY, ".github/chainguard/other.sts.yaml": POLICY },
+        files: { [PATH]: FOO_POLICY, ".github/chainguard/other.sts.yaml": FOO_POLICY },
         refs: { [HEAD]: { [PATH]: HEAD_POLICY } },
       },
     },
@@ -119,8 +120,8 @@ describe("a read at a pull request's head never decides an exchange", () => {
     // ... so the exchange's read goes to GitHub's default branch, and what it caches is that text.
     const policy = await readPolicy(t.rt, ctx, "org", inst, "repo", "foo");
     await ctx.settle();
-    expect(policy.ok && policy.value).toEqual({ text: POLICY, source: "github" });
+    expect(policy.ok && policy.value).toEqual({ text: FOO_POLICY, source: "github" });
     const cached = await lookupPolicy(t.rt, "org", "repo", "foo");
-    expect(cached.state === "cached" && cached.text.text).toBe(POLICY);
+    expect(cached.state === "cached" && cached.text.text).toBe(FOO_POLICY);
   });
 });

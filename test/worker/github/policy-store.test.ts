@@ -17,7 +17,8 @@ import {
   setGitHubRequestTimeout,
 } from "../../../src/github";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
-import { CONTENTS, type GitHubTenant, github, POLICY, tenant, waiter } from "./setup";
+import { FOO_POLICY } from "../helpers";
+import { CONTENTS, type GitHubTenant, github, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();
@@ -47,7 +48,7 @@ describe("reading a policy", () => {
     const t = await tenant();
     const inst = await installed(t);
     const result = await read(t, inst);
-    expect(result.ok && result.value).toEqual({ text: POLICY, source: "github" });
+    expect(result.ok && result.value).toEqual({ text: FOO_POLICY, source: "github" });
     const calls = await github.calls(t.id);
     expect(calls.map((c) => `${c.method} ${c.path} ${c.status}`)).toEqual([
       "GET /orgs/org/installation 200",
@@ -104,7 +105,7 @@ describe("404", () => {
     expect(body?.message).toBe('unable to find trust policy for "nope"');
     expect((await lookupPolicy(t.rt, "org", "repo", "nope")).state).toBe("missing");
     expect((await lookupPolicy(t.rt, "org", "repo", "foo")).state).not.toBe("missing");
-    await github.setFile(t.id, "org/repo", ".github/chainguard/nope.sts.yaml", POLICY);
+    await github.setFile(t.id, "org/repo", ".github/chainguard/nope.sts.yaml", FOO_POLICY);
     t.clock.advance(FRESH_MS - 1000);
     expect((await lookupPolicy(t.rt, "org", "repo", "nope")).state).toBe("missing");
     expect(!(await read(t, inst, "nope")).ok).toBe(true);
@@ -157,7 +158,7 @@ describe("403 and rate limits", () => {
       t.clock.advance(FRESH_MS + 1000);
       await github.addFault(t.id, { path: CONTENTS, answer, retryAfter: 17, resetInSeconds: 17 });
       const stale = await read(t, inst);
-      expect(stale.ok && stale.value).toEqual({ text: POLICY, source: "stale" });
+      expect(stale.ok && stale.value).toEqual({ text: FOO_POLICY, source: "stale" });
       // Past the stale hour, nothing to serve.
       t.clock.advance(60 * 60 * 1000);
       // The App JWT is signed anew by then: the double's clock follows the manual one.

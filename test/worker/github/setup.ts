@@ -8,23 +8,12 @@ import type { ManualClock } from "../../../src/platform/clock";
 import type { Env } from "../../../src/platform/config";
 import type { Runtime } from "../../../src/platform/runtime";
 import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
-import { TEST_APP_ID, testRuntime } from "../helpers";
+import { FOO_POLICY, TEST_APP_ID, testRuntime, unique } from "../helpers";
 
 export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 
-export const POLICY = `issuer: https://token.actions.githubusercontent.com
-subject: foo
-audience: octosts
-permissions:
-  pull_requests: write
-`;
-
 /** Fault path of the default tenant's policy reads. */
 export const CONTENTS = "/repos/org/repo/contents/**";
-
-export function unique(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
 
 export interface GitHubTenant {
   id: string;
@@ -42,7 +31,7 @@ export async function tenant(
   const created = await github.setupTenant(id, {
     appId: TEST_APP_ID,
     installations: [{ account: "org" }],
-    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": POLICY } } },
+    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": FOO_POLICY } } },
     ...setup,
   });
   const rt = runtimeAt(created.baseUrl, envOverrides);

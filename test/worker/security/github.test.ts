@@ -19,8 +19,8 @@ import type { ManualClock } from "../../../src/platform/clock";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { FetchFn, Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
-import { CONTENTS, github, POLICY, tenant, waiter } from "../github/setup";
-import { countingRuntime } from "../helpers";
+import { CONTENTS, github, tenant, waiter } from "../github/setup";
+import { countingRuntime, FOO_POLICY } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -75,7 +75,7 @@ describe("answers are not rate limits because the quota reached zero on them", (
     (rt.clock as ManualClock).advance(FRESH_MS + 1000);
     await github.addFault(id, { path: CONTENTS, answer: "rate-limited", resetInSeconds: 30 });
     const stale = await read(rt, inst);
-    expect(stale.ok && stale.value).toEqual({ text: POLICY, source: "stale" });
+    expect(stale.ok && stale.value).toEqual({ text: FOO_POLICY, source: "stale" });
   });
 });
 

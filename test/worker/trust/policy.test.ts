@@ -1,3 +1,4 @@
+/// <reference types="vite/client" />
 /**
  * The trust policy engine: octo-sts's compile and check cases, the anchoring fix (docs/policy-reference.md,
  * "Patterns"), YAML 1.1 decoding ("YAML rules"), the schema rules ("Fields", "Permissions") and octo-sts's
@@ -9,6 +10,8 @@ import buildkite from "../../fixtures/claims/buildkite.json";
 import defaultAudience from "../../fixtures/claims/github-actions-default-audience.json";
 import pullRequest from "../../fixtures/claims/github-actions-pull-request.json";
 import push from "../../fixtures/claims/github-actions-push.json";
+import useAction from "../../fixtures/policies/use-action.sts.yaml?raw";
+import verifyProd from "../../fixtures/policies/verify-prod.sts.yaml?raw";
 
 const DOMAIN = "octo-sts.dev";
 const PERMS = "permissions:\n  contents: read\n";
@@ -451,20 +454,6 @@ describe("claim types: a number, null, array or object never matches", () => {
 });
 
 describe("octo-sts's own policies against the claim fixtures", () => {
-  const verifyProd = `issuer: https://token.actions.githubusercontent.com
-subject: repo:octo-sts/app:pull_request
-claim_pattern:
-  workflow_ref: octo-sts/app/.github/workflows/verify-prod.yaml@.*
-permissions:
-  pull_requests: write
-`;
-  const useAction = `issuer: https://token.actions.githubusercontent.com
-subject: repo:octo-sts/action:pull_request
-claim_pattern:
-  workflow_ref: octo-sts/action/\\.github/workflows/use-action\\.yaml@refs/heads/main
-permissions:
-  contents: read
-`;
   const D = "sts.example.com";
   it("verify-prod: grants to the octo-sts/app pull request, refuses acme's", () => {
     const p = load(verifyProd).policy;
