@@ -6,6 +6,7 @@
  */
 
 import { env } from "cloudflare:workers";
+import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
 import { ManualClock } from "../../src/platform/clock";
 import type { Env } from "../../src/platform/config";
 import { createRuntime, type FetchFn, type Runtime, type RuntimeOptions } from "../../src/platform/runtime";
@@ -73,6 +74,39 @@ export function countingRuntime(
     return respond(input, init);
   };
   return { rt: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
+}
+
+export interface ConsoleCapture {
+  /** Every console line of the running test, as printed (arguments joined, objects as JSON). */
+  readonly lines: string[];
+  /** The audit lines among them (`"msg":"sts.exchange"`), parsed. */
+  audit(): Record<string, unknown>[];
+}
+
+/** Captures (and silences) the console for every test of the file that calls this at its top level. */
+export function captureConsole(): ConsoleCapture {
+  const lines: string[] = [];
+  const spies: MockInstance[] = [];
+  beforeEach(() => {
+    lines.length = 0;
+    for (const method of ["log", "info", "warn", "error", "debug"] as const) {
+      spies.push(
+        vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
+          lines.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
+        }),
+      );
+    }
+  });
+  afterEach(() => {
+    for (const spy of spies.splice(0)) spy.mockRestore();
+  });
+  return {
+    lines,
+    audit: () =>
+      lines
+        .filter((l) => l.includes('"msg":"sts.exchange"'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 export const doubles = {

@@ -7,7 +7,7 @@
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import * as oauth from "oauth4webapi";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import { ACCESS_TOKEN_TYPE, issuerOf, TOKEN_EXCHANGE_GRANT } from "../../../src/endpoints/oauth-token";
 import { CATALOGUE, failure, type Reason, retryAfterOf } from "../../../src/errors/catalogue";
@@ -15,7 +15,7 @@ import { OAUTH_ERRORS } from "../../../src/errors/oauth";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import { FOO_POLICY, TEST_DOMAIN, testEnv, testRuntime, unique } from "../helpers";
+import { captureConsole, FOO_POLICY, TEST_DOMAIN, testEnv, testRuntime, unique } from "../helpers";
 import {
   exchangeParams,
   github,
@@ -25,29 +25,14 @@ import {
   mint,
   mintBodies,
   scenario,
-} from "../oauth-scenario";
+} from "../scenario";
 
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await reset();
 });
-
-function auditLines(): Record<string, unknown>[] {
-  return logs
-    .filter((l) => l.includes('"msg":"sts.exchange"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
 
 interface OAuthErrorBody {
   error: string;
@@ -114,7 +99,7 @@ describe("POST /oauth/token: a granted exchange", () => {
         permissions: { pull_requests: "write" },
       });
 
-      const audit = auditLines();
+      const audit = output.audit();
       expect(audit).toHaveLength(1);
       expect(audit[0]).toMatchObject({
         door: "oauth/token",
@@ -125,7 +110,7 @@ describe("POST /oauth/token: a granted exchange", () => {
         request_id: requestId,
         token_sha256: await sha256Hex(body.access_token as string),
       });
-      for (const line of logs) {
+      for (const line of output.lines) {
         expect(line).not.toContain(subjectToken);
         expect(line).not.toContain(body.access_token as string);
       }
@@ -376,7 +361,7 @@ describe("POST /oauth/token: every error class", () => {
     for (const [token, reason] of cases) {
       await expectOAuthError(await s.exchange(exchangeParams(token)), 400, "invalid_grant", reason);
     }
-    const audit = auditLines();
+    const audit = output.audit();
     expect(audit.map((l) => [l.door, l.reason])).toEqual(cases.map(([, reason]) => ["oauth/token", reason]));
   });
 
@@ -481,7 +466,7 @@ describe("POST /oauth/token: every error class", () => {
       "MISCONFIGURED",
       "server misconfigured: GITHUB_APP_ID",
     );
-    expect(auditLines()[0]).toMatchObject({ door: "oauth/token", reason: "MISCONFIGURED" });
+    expect(output.audit()[0]).toMatchObject({ door: "oauth/token", reason: "MISCONFIGURED" });
   });
 
   it("server_error: an exception inside the exchange is INTERNAL, without its message or a stack", async () => {
@@ -506,7 +491,7 @@ describe("POST /oauth/token: every error class", () => {
     const text = await response.clone().text();
     expect(text).not.toContain("boom");
     await expectOAuthError(response, 500, "server_error", "INTERNAL", "internal error");
-    expect(auditLines()[0]).toMatchObject({
+    expect(output.audit()[0]).toMatchObject({
       door: "oauth/token",
       reason: "INTERNAL",
       detail: "unexpected TypeError",
@@ -674,7 +659,7 @@ describe("a generic OAuth client (oauth4webapi)", () => {
     expect(result.token_type).toBe("bearer");
     expect(result.issued_token_type).toBe(ACCESS_TOKEN_TYPE);
     expect(result.expires_in).toBeGreaterThan(3500);
-    expect(auditLines().at(-1)).toMatchObject({ door: "oauth/token", decision: "granted" });
+    expect(output.audit().at(-1)).toMatchObject({ door: "oauth/token", decision: "granted" });
   });
 
   it("reads a refusal as an RFC 6749 error (ResponseBodyError with error, description and status)", async () => {

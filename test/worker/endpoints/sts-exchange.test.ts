@@ -8,16 +8,16 @@
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import worker from "../../../src/index";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { Env } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import type { RecordedCall } from "../../shared/control-client";
 import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
 import {
+  captureConsole,
   FOO_POLICY,
   TEST_APP_ID,
   TEST_DOMAIN,
@@ -27,6 +27,7 @@ import {
   unique,
   VERIFY_PROD_POLICY,
 } from "../helpers";
+import { mintBodies, scenario } from "../scenario";
 
 const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
@@ -65,58 +66,16 @@ const PUSH_CLAIMS = {
 };
 
 let actions: CreatedIssuer;
-let logs: string[];
+const output = captureConsole();
 
 beforeAll(async () => {
   actions = await issuers.createIssuer({ host: "token.actions.githubusercontent.com" });
-});
-
-beforeEach(() => {
-  logs = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
 });
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await reset();
 });
-
-interface Scenario {
-  ghId: string;
-  rt: Runtime;
-  env: Env;
-  /** Runs one request through the Worker and waits for its background work (revocations). */
-  send(path: string, init?: RequestInit): Promise<Response>;
-  calls(): Promise<RecordedCall[]>;
-}
-
-async function scenario(setup: Partial<TenantSetup> = {}, overrides: Partial<Env> = {}): Promise<Scenario> {
-  const ghId = unique("e2e");
-  const tenant = await github.setupTenant(ghId, {
-    appId: TEST_APP_ID,
-    installations: [{ account: "org" }],
-    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": FOO_POLICY } } },
-    ...setup,
-  });
-  const scenarioEnv = testEnv({ GITHUB_BASE_URL: tenant.baseUrl, ...overrides });
-  const rt = testRuntime({ GITHUB_BASE_URL: tenant.baseUrl, ...overrides });
-  return {
-    ghId,
-    rt,
-    env: scenarioEnv,
-    async send(path, init) {
-      const ctx = createExecutionContext();
-      const response = await handle(new Request(`https://${TEST_DOMAIN}${path}`, init), rt, ctx);
-      await waitOnExecutionContext(ctx);
-      return response;
-    },
-    calls: () => github.calls(ghId),
-  };
-}
 
 function mint(claims: Record<string, unknown>, issuerId = actions.id): Promise<string> {
   return issuers.mintToken(issuerId, { claims });
@@ -146,18 +105,6 @@ async function expectRefusal(
   if (message !== undefined) expect(body.message).toBe(message);
   expect(response.headers.get("X-Request-Id")).toBe(body.details[0]?.metadata.request_id);
   return body;
-}
-
-function mintBodies(calls: RecordedCall[]): unknown[] {
-  return calls
-    .filter((c) => c.method === "POST" && /\/access_tokens$/.test(c.path))
-    .map((c) => JSON.parse(c.body) as unknown);
-}
-
-function auditLines(): Record<string, unknown>[] {
-  return logs
-    .filter((l) => l.includes('"msg":"sts.exchange"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 /** No response body or log line may carry a token, a JWT or the App key. */
@@ -214,7 +161,7 @@ describe("the octo-sts/action and Chainguard SDK requests", () => {
     ]);
 
     // One audit line, with the SHA-256 the action prints as "Token hash".
-    const audit = auditLines();
+    const audit = output.audit();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({
       decision: "granted",
@@ -228,7 +175,7 @@ describe("the octo-sts/action and Chainguard SDK requests", () => {
       request_id: response.headers.get("X-Request-Id"),
     });
     expect(typeof audit[0]?.installation_id).toBe("number");
-    expectNoSecrets(logs, [token, body.token as string]);
+    expectNoSecrets(output.lines, [token, body.token as string]);
   });
 
   it("answers the Chainguard SDK's form POST with exactly the RawToken fields", async () => {
@@ -493,9 +440,9 @@ describe("refusals: the reason, status, code and message of each", () => {
       expect(text).not.toContain("SECRET");
       expect(text).not.toContain("release\\\\.yaml");
       expect(text).not.toContain("production");
-      expectNoSecrets([...logs, text], [token]);
+      expectNoSecrets([...output.lines, text], [token]);
     }
-    const audit = auditLines();
+    const audit = output.audit();
     expect(audit).toHaveLength(cases.length);
     for (const line of audit) {
       expect(line.decision).toBe("refused");
@@ -678,7 +625,7 @@ describe("refusals: the reason, status, code and message of each", () => {
         `unable to find trust policy for "${identity}"`,
       );
     }
-    const details = auditLines().map((l) => l.detail);
+    const details = output.audit().map((l) => l.detail);
     expect(details.some((d) => typeof d === "string" && /parse/.test(d))).toBe(true);
     expect(details.some((d) => typeof d === "string" && /compile/.test(d))).toBe(true);
 

@@ -6,26 +6,17 @@
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import { CATALOGUE } from "../../../src/errors/catalogue";
 import { callerKey, checkCallerLimit, checkOwnerLimit, ownerKey } from "../../../src/exchange/limits";
 import worker from "../../../src/index";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime } from "../../../src/platform/runtime";
-import { TEST_DOMAIN, testEnv, unique } from "../helpers";
-import { ACTIONS, exchangeParams, issuers, mint, mintBodies, scenario } from "../oauth-scenario";
+import { captureConsole, TEST_DOMAIN, testEnv, unique } from "../helpers";
+import { ACTIONS, exchangeParams, issuers, mint, mintBodies, scenario } from "../scenario";
 
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -139,7 +130,7 @@ describe("the caller limit (step 6b)", () => {
     expect((await s.calls()).length).toBe(before);
 
     // The audit line records the refusal.
-    const refused = logs
+    const refused = output.lines
       .filter((l) => l.includes('"msg":"sts.exchange"'))
       .map((l) => JSON.parse(l) as Record<string, unknown>)
       .filter((l) => l.reason === "EXCHANGE_RATE_LIMITED");
@@ -218,11 +209,11 @@ describe("the caller limit (step 6b)", () => {
         },
       },
     ] as unknown as RateLimiter[]) {
-      logs.length = 0;
+      output.lines.length = 0;
       const s = await scenario(SETUP, { CALLER_LIMITER: broken, OWNER_LIMITER: broken });
       const response = await s.send(path(), bearer(await callerToken(unique("caller-open"))));
       expect(response.status).toBe(200);
-      const warnings = logs
+      const warnings = output.lines
         .filter((l) => l.includes("rate limiter failed; not limiting"))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(warnings.map((w) => w.limiter)).toEqual(["caller", "owner"]);

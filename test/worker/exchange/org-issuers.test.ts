@@ -8,7 +8,7 @@
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import { evictOrgIssuers } from "../../../src/github";
 import type { ManualClock } from "../../../src/platform/clock";
@@ -17,7 +17,7 @@ import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall } from "../../shared/control-client";
 import { GitHubDoubleClient, type RepoSetup } from "../../shared/github-double";
 import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
+import { captureConsole, TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
 
 const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
 const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
@@ -27,19 +27,11 @@ const ORG_FILE_PATH = `/repos/org/.github/contents/${FILE}`;
 
 let actions: CreatedIssuer;
 let other: CreatedIssuer;
-let logs: string[];
+const output = captureConsole();
 
 beforeAll(async () => {
   actions = await issuers.createIssuer({ host: "token.actions.githubusercontent.com" });
   other = await issuers.createIssuer({ name: `idp-${crypto.randomUUID().slice(0, 8)}` });
-});
-
-beforeEach(() => {
-  logs = [];
-  vi.spyOn(console, "log").mockImplementation((line: unknown) => {
-    logs.push(String(line));
-  });
-  vi.spyOn(console, "warn").mockImplementation(() => {});
 });
 
 afterEach(async () => {
@@ -116,12 +108,6 @@ async function reasonOf(response: Response): Promise<string> {
   return body.details[0]?.reason ?? "?";
 }
 
-function auditLines(): Record<string, unknown>[] {
-  return logs
-    .filter((l) => l.includes('"msg":"sts.exchange"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
 const policyReads = (calls: RecordedCall[]) => calls.filter((c) => c.path.includes("/foo.sts.yaml"));
 const orgReads = (calls: RecordedCall[]) => calls.filter((c) => c.path.startsWith(ORG_FILE_PATH));
 
@@ -150,7 +136,7 @@ describe("enforce (the default)", () => {
   it("GitHub's own issuer is allowed (orgallow)", async () => {
     const w = await world({ orgFile: ENFORCE_ACTIONS, issuer: actions });
     expect(await reasonOf(await w.send())).toBe("granted");
-    expect(auditLines().at(-1)?.org_issuers).toEqual({ mode: "enforce", allowed: true, source: "github" });
+    expect(output.audit().at(-1)?.org_issuers).toEqual({ mode: "enforce", allowed: true, source: "github" });
   });
 
   it("another organization's IdP only (orgdeny) refuses GitHub's issuer", async () => {
@@ -171,7 +157,7 @@ describe("audit mode (orgaudit)", () => {
   it("never refuses, and the audit line says what enforce would have done", async () => {
     const w = await world({ orgFile: "mode: audit\nissuers: [https://some-other-idp.example.com]\n" });
     expect(await reasonOf(await w.send())).toBe("granted");
-    expect(auditLines().at(-1)?.org_issuers).toEqual({ mode: "audit", allowed: false, source: "github" });
+    expect(output.audit().at(-1)?.org_issuers).toEqual({ mode: "audit", allowed: false, source: "github" });
   });
 });
 
@@ -181,7 +167,7 @@ describe("absent: every issuer allowed, and remembered", () => {
     expect(await reasonOf(await w.send())).toBe("granted");
     expect(await reasonOf(await w.send("other-repo"))).toBe("granted");
     expect(orgReads(await w.calls()).map((c) => c.status)).toEqual([404]);
-    expect(auditLines().at(-1)?.org_issuers).toMatchObject({ mode: "none", allowed: true });
+    expect(output.audit().at(-1)?.org_issuers).toMatchObject({ mode: "none", allowed: true });
   });
 
   it("no .github repository at all (the read token's bare 422)", async () => {
@@ -222,7 +208,7 @@ describe("invalid files", () => {
     await github.setFile(w.id, "org/.github", FILE, "mode: off\n");
     await evictOrgIssuers(w.rt, "org");
     expect(await reasonOf(await w.send())).toBe("ORG_ISSUER_NOT_ALLOWED");
-    expect(auditLines().at(-1)?.org_issuers).toMatchObject({ source: "last-known-good" });
+    expect(output.audit().at(-1)?.org_issuers).toMatchObject({ source: "last-known-good" });
   });
 
   it("a directory where the file should be, or a file over 1 MiB, is invalid", async () => {
@@ -262,7 +248,7 @@ describe("GitHub cannot answer", () => {
     w.clock.advance(ORG_ISSUERS_FRESH_TTL_MS + 1000);
     await github.addFault(w.id, { path: ORG_FILE_PATH, answer });
     expect(await reasonOf(await w.send())).toBe("ORG_ISSUER_NOT_ALLOWED");
-    expect(auditLines().at(-1)?.org_issuers).toMatchObject({ source: "stale" });
+    expect(output.audit().at(-1)?.org_issuers).toMatchObject({ source: "stale" });
     // A stale "absent" is used the same way.
     const open = await world({});
     expect(await reasonOf(await open.send())).toBe("granted");

@@ -1,7 +1,8 @@
 /**
  * A GitHub double tenant with one installation and one policy, a runtime over it, and the Worker's
- * `handle` to send requests through: what the `/oauth/token` and the rate-limit tests share. Tokens come
- * from the hostname tenant https://token.actions.githubusercontent.com of the issuer double.
+ * `handle` to send requests through: what the tests of the doors (`/sts/exchange`, `/oauth/token`) and of
+ * the rate limits share. Tokens come from the hostname tenant https://token.actions.githubusercontent.com
+ * of the issuer double.
  */
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
@@ -44,7 +45,7 @@ export async function scenario(
   setup: Partial<TenantSetup> = {},
   overrides: Partial<Env> = {},
 ): Promise<Scenario> {
-  const ghId = unique("oauth");
+  const ghId = unique("scenario");
   const tenant = await github.setupTenant(ghId, {
     appId: TEST_APP_ID,
     installations: [{ account: "org" }],
