@@ -1,6 +1,7 @@
 /**
- * Helpers of the GitHub stage's tests (test/worker/github*.test.ts): a tenant of the GitHub double per
- * test (test files run in parallel), a runtime pointing at it, and a `waitUntil` collector.
+ * Helpers of the GitHub stage's tests (test/worker/github/ and test/worker/security/github.test.ts): a tenant
+ * of the GitHub double per test (test files run in parallel), a runtime pointing at it, and a `waitUntil`
+ * collector.
  */
 
 import { env } from "cloudflare:workers";
