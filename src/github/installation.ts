@@ -10,6 +10,7 @@
  */
 
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";
+import { cacheTier } from "../platform/cache";
 import { INSTALLATION_NOT_FOUND_TTL_MS, INSTALLATION_TTL_MS, MEMORY_CACHE_ENTRIES } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import { type AppCall, appFetch } from "./app-auth";
@@ -19,12 +20,10 @@ import type { Installation } from "./types";
 
 type Cached = { id: number; accountType: Installation["accountType"] } | { missing: true };
 
-function tier(rt: Runtime) {
-  return rt.caches.tier<Cached>({
-    name: "gh-installation",
-    memoryEntries: MEMORY_CACHE_ENTRIES.installations,
-  });
-}
+const tier = cacheTier<Cached>({
+  name: "gh-installation",
+  memoryEntries: MEMORY_CACHE_ENTRIES.installations,
+});
 
 function keyOf(rt: Runtime, owner: string): string {
   const config = rt.config.ok ? rt.config.value : undefined;

@@ -23,7 +23,7 @@
  */
 
 import { fail, ok, type Result } from "../errors/catalogue";
-import { Lru } from "../platform/cache";
+import { cacheTier, Lru } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import {
   MAX_POLICY_BYTES,
@@ -49,26 +49,22 @@ export type Source = "memory" | "kv" | "github" | "stale" | "last-known-good";
 
 type Cached = { text: string } | { absent: true } | { invalid: string };
 
-function tier(rt: Runtime) {
-  return rt.caches.tier<Cached>({
-    name: "gh-org-issuers",
-    memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
-    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
-    weigh: (cached) => ("text" in cached ? cached.text.length : 0),
-  });
-}
+const tier = cacheTier<Cached>({
+  name: "gh-org-issuers",
+  memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
+  memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
+  memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
+  weigh: (cached) => ("text" in cached ? cached.text.length : 0),
+});
 
 /** The last valid file per owner, kept apart from the fresh copy: evictions never touch it. */
-function lastKnownGoodTier(rt: Runtime) {
-  return rt.caches.tier<{ text: string }>({
-    name: "gh-org-issuers-lkg",
-    memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
-    memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
-    weigh: (cached) => cached.text.length,
-  });
-}
+const lastKnownGoodTier = cacheTier<{ text: string }>({
+  name: "gh-org-issuers-lkg",
+  memoryEntries: MEMORY_CACHE_ENTRIES.orgIssuers,
+  memoryMaxMs: ORG_ISSUERS_MEMORY_TTL_MS,
+  memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS,
+  weigh: (cached) => cached.text.length,
+});
 
 function keyOf(rt: Runtime, owner: string): string {
   const config = rt.config.ok ? rt.config.value : undefined;

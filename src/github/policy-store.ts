@@ -14,6 +14,7 @@
  */
 
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";
+import { cacheTier } from "../platform/cache";
 import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
@@ -29,15 +30,13 @@ import type { Installation, PolicyText, Waiter } from "./types";
 
 type Cached = { text: string } | { missing: true };
 
-function tier(rt: Runtime) {
-  return rt.caches.tier<Cached>({
-    name: "gh-policy",
-    memoryEntries: MEMORY_CACHE_ENTRIES.policies,
-    memoryMaxMs: POLICY_MEMORY_TTL_MS,
-    memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS, // the rest is read from KV
-    weigh: (cached) => ("text" in cached ? cached.text.length : 0),
-  });
-}
+const tier = cacheTier<Cached>({
+  name: "gh-policy",
+  memoryEntries: MEMORY_CACHE_ENTRIES.policies,
+  memoryMaxMs: POLICY_MEMORY_TTL_MS,
+  memoryMaxWeight: MEMORY_POLICY_TEXT_BUDGET_CHARS, // the rest is read from KV
+  weigh: (cached) => ("text" in cached ? cached.text.length : 0),
+});
 
 function keyOf(rt: Runtime, owner: string, repo: string, identity: string): string {
   const base = rt.config.ok ? rt.config.value.githubBaseUrl : "";

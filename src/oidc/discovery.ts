@@ -9,6 +9,7 @@
  */
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
+import { cacheTier } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import {
   DEFAULT_JWS_ALGORITHM,
@@ -32,24 +33,20 @@ export interface ProviderInfo {
 
 const WELL_KNOWN = "/.well-known/openid-configuration";
 
-export function discoveryTier(deps: OidcDeps) {
-  return deps.caches.tier<ProviderInfo>({
-    name: "oidc-discovery",
-    memoryEntries: MEMORY_CACHE_ENTRIES.discovery,
-  });
-}
+const discoveryTier = cacheTier<ProviderInfo>({
+  name: "oidc-discovery",
+  memoryEntries: MEMORY_CACHE_ENTRIES.discovery,
+});
 
 /**
  * Failed discoveries and JWKS fetches: memory only (docs/security.md, "Caching"). The value is the audit
  * detail.
  */
-export function issuerFailureTier(deps: OidcDeps) {
-  return deps.caches.tier<string>({
-    name: "oidc-failures",
-    memoryEntries: MEMORY_CACHE_ENTRIES.issuerFailures,
-    kv: false,
-  });
-}
+export const issuerFailureTier = cacheTier<string>({
+  name: "oidc-failures",
+  memoryEntries: MEMORY_CACHE_ENTRIES.issuerFailures,
+  kv: false,
+});
 
 /**
  * `jwks_uri` is used as the document gives it (as upstream), but only over https, or http on loopback

@@ -8,7 +8,7 @@
  */
 
 import { createLocalJWKSet, type JSONWebKeySet } from "jose";
-import { Lru } from "../platform/cache";
+import { cacheTier, Lru } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import {
   ISSUER_FAILURE_TTL_MS,
@@ -31,9 +31,10 @@ interface StoredJwks {
   keys: Record<string, unknown>[];
 }
 
-function jwksTier(deps: OidcDeps) {
-  return deps.caches.tier<StoredJwks>({ name: "oidc-jwks", memoryEntries: MEMORY_CACHE_ENTRIES.jwks });
-}
+export const jwksTier = cacheTier<StoredJwks>({
+  name: "oidc-jwks",
+  memoryEntries: MEMORY_CACHE_ENTRIES.jwks,
+});
 
 /** The cache key names both the issuer and the `jwks_uri` its document gave. */
 function cacheKey(provider: ProviderInfo): string {

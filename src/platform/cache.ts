@@ -10,6 +10,7 @@
  */
 
 import type { Clock } from "./clock";
+import { isolateState } from "./isolate";
 import { KV_MAX_KEY_BYTES, KV_MIN_EXPIRATION_TTL_SECONDS } from "./limits";
 
 /**
@@ -229,21 +230,26 @@ export async function sha256Hex(text: string): Promise<string> {
  * Makes the tiers of one Worker instance. All tiers of a factory share the clock and the KV namespace.
  */
 export class CacheFactory {
-  private readonly tiers = new Map<string, CacheTier<unknown>>();
-
   constructor(
     readonly clock: Clock,
     readonly kv: KVNamespace | undefined,
     private readonly onKvError: (op: string, error: unknown) => void = () => {},
   ) {}
 
-  /** The tier named `options.name`, created on first use (one per name per instance). */
-  tier<V>(options: TierOptions<V>): CacheTier<V> {
-    let tier = this.tiers.get(options.name);
-    if (tier === undefined) {
-      tier = new CacheTier<unknown>(options as TierOptions<unknown>, this.clock, this.kv, this.onKvError);
-      this.tiers.set(options.name, tier);
-    }
-    return tier as CacheTier<V>;
+  /** A new tier; the service declares its tiers with {@link cacheTier}, so each exists once per instance. */
+  create<V>(options: TierOptions<V>): CacheTier<V> {
+    return new CacheTier<V>(options, this.clock, this.kv, this.onKvError);
   }
+}
+
+/**
+ * Declares a tier once, at module level: `const policies = cacheTier<Cached>({ name: "gh-policy", … })`;
+ * `policies(rt)` is then that instance's tier, created on first use and typed by this declaration (never
+ * looked up by its name).
+ */
+export function cacheTier<V>(
+  options: TierOptions<V>,
+): (owner: { readonly caches: CacheFactory }) => CacheTier<V> {
+  const tiers = isolateState((caches: CacheFactory) => caches.create(options));
+  return (owner) => tiers(owner.caches);
 }

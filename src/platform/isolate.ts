@@ -6,12 +6,12 @@
  * a new runtime gets new state, as a new isolate would; nothing is shared through a string-keyed map.
  */
 
-export function isolateState<T>(init: () => T): (owner: object) => T {
-  const states = new WeakMap<object, T>();
+export function isolateState<T, O extends object = object>(init: (owner: O) => T): (owner: O) => T {
+  const states = new WeakMap<O, T>();
   return (owner) => {
     let state = states.get(owner);
     if (state === undefined) {
-      state = init();
+      state = init(owner);
       states.set(owner, state);
     }
     return state;

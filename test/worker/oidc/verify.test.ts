@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Reason } from "../../../src/errors/catalogue";
 import { errorResponse } from "../../../src/errors/grpc";
 import { verifyBearer } from "../../../src/oidc";
+import { jwksTier } from "../../../src/oidc/jwks";
 import type { ManualClock } from "../../../src/platform/clock";
 import type { FetchFn } from "../../../src/platform/runtime";
 import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
@@ -81,7 +82,7 @@ describe("valid tokens", () => {
     const isolate = countingRuntime({}, { clock: cold.clock });
     await expectOk(isolate, token);
     expect(isolate.fetches).toEqual([]);
-    expect(isolate.rt.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvHits).toBe(1);
+    expect(jwksTier(isolate.rt).stats.kvHits).toBe(1);
     expect(await paths(issuer)).toEqual([DISCOVERY, JWKS]);
   });
 
@@ -617,7 +618,7 @@ describe("KV failures", () => {
     const b = countingRuntime({ STS_CACHE: brokenKv }, { clock: a.clock });
     await expectOk(b, token);
     expect(b.fetches).toHaveLength(2);
-    expect(b.rt.caches.tier({ name: "oidc-jwks", memoryEntries: 1 }).stats.kvErrors).toBeGreaterThan(0);
+    expect(jwksTier(b.rt).stats.kvErrors).toBeGreaterThan(0);
 
     const [header, payload] = token.split(".") as [string, string];
     const c = countingRuntime({ STS_CACHE: brokenKv }, { clock: a.clock });

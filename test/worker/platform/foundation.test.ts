@@ -144,23 +144,23 @@ describe("errors", () => {
 describe("two-tier cache", () => {
   it("serves from memory, then from KV in a new isolate, and honours the stored expiry", async () => {
     const clock = new ManualClock(1_000_000);
-    const first = new CacheFactory(clock, env.STS_CACHE).tier<string>({ name: "t1", memoryEntries: 10 });
+    const first = new CacheFactory(clock, env.STS_CACHE).create<string>({ name: "t1", memoryEntries: 10 });
     await first.put("k", "v", { ttlMs: 60_000 });
     expect(await first.get("k")).toEqual({ value: "v", fresh: true, from: "memory" });
 
-    const second = new CacheFactory(clock, env.STS_CACHE).tier<string>({ name: "t1", memoryEntries: 10 });
+    const second = new CacheFactory(clock, env.STS_CACHE).create<string>({ name: "t1", memoryEntries: 10 });
     expect(await second.get("k")).toEqual({ value: "v", fresh: true, from: "kv" });
 
     clock.advance(60_001);
     expect(await second.get("k")).toBeUndefined();
     expect(
-      await new CacheFactory(clock, env.STS_CACHE).tier({ name: "t1", memoryEntries: 1 }).get("k"),
+      await new CacheFactory(clock, env.STS_CACHE).create({ name: "t1", memoryEntries: 1 }).get("k"),
     ).toBeUndefined();
   });
 
   it("serves a stale copy only when asked, and caps memory lifetime", async () => {
     const clock = new ManualClock(1_000_000);
-    const tier = new CacheFactory(clock, env.STS_CACHE).tier<string>({
+    const tier = new CacheFactory(clock, env.STS_CACHE).create<string>({
       name: "t2",
       memoryEntries: 10,
       memoryMaxMs: 1000,
@@ -176,11 +176,11 @@ describe("two-tier cache", () => {
   it("keeps memory-only tiers out of KV", async () => {
     const clock = new ManualClock();
     await new CacheFactory(clock, env.STS_CACHE)
-      .tier<string>({ name: "neg", memoryEntries: 10, kv: false })
+      .create<string>({ name: "neg", memoryEntries: 10, kv: false })
       .put("k", "v", { ttlMs: 60_000 });
     expect(
       await new CacheFactory(clock, env.STS_CACHE)
-        .tier<string>({ name: "neg", memoryEntries: 10, kv: false })
+        .create<string>({ name: "neg", memoryEntries: 10, kv: false })
         .get("k"),
     ).toBeUndefined();
     const listed = await env.STS_CACHE.list({ prefix: "neg:" });
@@ -194,7 +194,7 @@ describe("two-tier cache", () => {
       delete: () => Promise.reject(new Error("kv down")),
     } as unknown as KVNamespace;
     const errors: string[] = [];
-    const tier = new CacheFactory(new ManualClock(), broken, (op) => errors.push(op)).tier<number>({
+    const tier = new CacheFactory(new ManualClock(), broken, (op) => errors.push(op)).create<number>({
       name: "t3",
       memoryEntries: 2,
     });
