@@ -9,7 +9,7 @@
 
 import { type Failure, failure, type Result } from "../errors/catalogue";
 import { readCapped } from "../platform/body";
-import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../platform/limits";
+import { MAX_BEARER_CHARS, MAX_FORM_BODY_BYTES } from "../platform/limits";
 
 export interface ExchangeParams {
   /** The effective scope (`scopes[0]` when given, else `scope`); "" when neither. */
@@ -169,7 +169,7 @@ export function readBearer(request: Request): Result<string> {
   }
   const match = /^bearer(?: +(.*))?$/is.exec(header.trim());
   const token = (match ? (match[1] ?? "") : header).trim();
-  if (token === "" || token.length > MAX_BEARER_BYTES) {
+  if (token === "" || token.length > MAX_BEARER_CHARS) {
     return {
       ok: false,
       failure: failure("MALFORMED_TOKEN", {}, token === "" ? "empty bearer" : "bearer too large"),

@@ -6,7 +6,7 @@
  */
 
 import { fail, ok, type Result } from "../errors/catalogue";
-import { MAX_BEARER_BYTES } from "../platform/limits";
+import { MAX_BEARER_CHARS } from "../platform/limits";
 
 /** The only normalisation upstream applies (chainguard.dev/sdk `NormalizeIssuer`). */
 const GOOGLE_SCHEMELESS = "accounts.google.com";
@@ -75,7 +75,7 @@ export function decodeJsonObject(part: string): Record<string, unknown> | null {
  * wrong number of parts to the signature stage (see {@link UnverifiedToken.jwsProblem}).
  */
 export function decodeUnverified(token: string): Result<UnverifiedToken> {
-  if (token.length === 0 || token.length > MAX_BEARER_BYTES) {
+  if (token.length === 0 || token.length > MAX_BEARER_CHARS) {
     return fail("MALFORMED_TOKEN", {}, `token length ${token.length}`);
   }
   const parts = token.split(".");

@@ -9,8 +9,8 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
-/** Bearer token and request shape. */
-export const MAX_BEARER_BYTES = 16 * 1024;
+/** Bearer token (its characters, as the header or form value reads) and request body (bytes on the wire). */
+export const MAX_BEARER_CHARS = 16 * 1024;
 export const MAX_FORM_BODY_BYTES = 16 * 1024;
 
 /**
@@ -121,13 +121,13 @@ export const MAX_POLICY_EXPANDED_CHARS = 1024 * 1024;
 export const MAX_HINT_KEY_CHARS = 64;
 
 /**
- * Pattern bounds (docs/policy-reference.md, "Patterns"): a pattern's length; its repetition expansion
- * (for each counted repeat x{n,m}, the larger count times the characters of x, nested repeats
- * multiplied, summed); and the sum of the expansions of one policy's patterns.
+ * Pattern bounds (docs/policy-reference.md, "Patterns"), all in characters: a pattern's length; its
+ * repetition expansion (for each counted repeat x{n,m}, the larger count times the characters of x, nested
+ * repeats multiplied, summed); and the sum of the expansions of one policy's patterns.
  */
 export const MAX_PATTERN_CHARS = 1024;
-export const MAX_PATTERN_REPETITION_EXPANSION = 1000;
-export const MAX_POLICY_REPETITION_EXPANSION = 4000;
+export const MAX_PATTERN_REPETITION_EXPANSION_CHARS = 1000;
+export const MAX_POLICY_REPETITION_EXPANSION_CHARS = 4000;
 
 /** The audit line: each string it carries is cut to this many characters, each list to this many entries. */
 export const AUDIT_MAX_STRING_CHARS = 1024;

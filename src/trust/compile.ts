@@ -6,7 +6,7 @@
  * as a whole. An empty string counts as absent, as it does in Go.
  */
 
-import { MAX_POLICY_REPETITION_EXPANSION } from "../platform/limits";
+import { MAX_POLICY_REPETITION_EXPANSION_CHARS } from "../platform/limits";
 import { type ParsedPolicy, type PolicyKind, type PolicyProblem, problem } from "./parse";
 import { type AnchoredPattern, compileAnchored } from "./pattern";
 import type { PermissionLevel } from "./schema";
@@ -51,11 +51,14 @@ export function compilePolicy(parsed: ParsedPolicy): CompileResult {
     if (compiled.ok) {
       const before = expansion;
       expansion += compiled.pattern.expansion;
-      if (before <= MAX_POLICY_REPETITION_EXPANSION && expansion > MAX_POLICY_REPETITION_EXPANSION) {
+      if (
+        before <= MAX_POLICY_REPETITION_EXPANSION_CHARS &&
+        expansion > MAX_POLICY_REPETITION_EXPANSION_CHARS
+      ) {
         // Each pattern within its bound, but together too costly to match on every exchange.
         problems.push(
           problem(
-            `invalid ${field}: the policy's patterns reach a repetition expansion over ${MAX_POLICY_REPETITION_EXPANSION} here (the repetition bound per policy)`,
+            `invalid ${field}: the policy's patterns reach a repetition expansion over ${MAX_POLICY_REPETITION_EXPANSION_CHARS} here (the repetition bound per policy)`,
             at(field),
             field,
           ),

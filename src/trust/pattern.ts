@@ -11,7 +11,7 @@
  */
 
 import { RE2JS } from "re2js";
-import { MAX_PATTERN_CHARS, MAX_PATTERN_REPETITION_EXPANSION } from "../platform/limits";
+import { MAX_PATTERN_CHARS, MAX_PATTERN_REPETITION_EXPANSION_CHARS } from "../platform/limits";
 import { repetitionCost } from "./re2-syntax";
 
 export interface AnchoredPattern {
@@ -48,10 +48,10 @@ export function compileAnchored(p: string): CompileResult {
   }
   const cost = repetitionCost(p);
   if (!cost.ok) return { ok: false, error: cost.error };
-  if (cost.expansion > MAX_PATTERN_REPETITION_EXPANSION) {
+  if (cost.expansion > MAX_PATTERN_REPETITION_EXPANSION_CHARS) {
     return {
       ok: false,
-      error: `repetition expansion ${cost.expansion} is over ${MAX_PATTERN_REPETITION_EXPANSION} (the repetition bound per pattern)`,
+      error: `repetition expansion ${cost.expansion} is over ${MAX_PATTERN_REPETITION_EXPANSION_CHARS} (the repetition bound per pattern)`,
     };
   }
   if (unterminatedQuote(p)) {

@@ -11,8 +11,8 @@ import { bounded } from "../../../src/exchange/audit";
 import {
   AUDIT_MAX_STRING_CHARS,
   MAX_PATTERN_CHARS,
-  MAX_PATTERN_REPETITION_EXPANSION,
-  MAX_POLICY_REPETITION_EXPANSION,
+  MAX_PATTERN_REPETITION_EXPANSION_CHARS,
+  MAX_POLICY_REPETITION_EXPANSION_CHARS,
 } from "../../../src/platform/limits";
 import { loadPolicy } from "../../../src/trust";
 import { compileAnchored } from "../../../src/trust/pattern";
@@ -39,7 +39,7 @@ describe("pattern bounds", () => {
     expect(compileAnchored("(?:a?){166}").ok).toBe(true);
     const over = compileAnchored("(?:a?){167}");
     expect(over.ok).toBe(false);
-    expect(!over.ok && over.error).toContain(`over ${MAX_PATTERN_REPETITION_EXPANSION}`);
+    expect(!over.ok && over.error).toContain(`over ${MAX_PATTERN_REPETITION_EXPANSION_CHARS}`);
     expect(compileAnchored("a{1000}").ok).toBe(true);
     expect(compileAnchored("(?:a{10}){10}").ok && true).toBe(true);
   });
@@ -62,7 +62,7 @@ describe("pattern bounds", () => {
     const yaml = `${HEAD}subject_pattern: '${p}'\naudience_pattern: '${p}'\nclaim_pattern:\n  a: '${p}'\n  b: '${p}'\n  c: '${p}'\n${PERMS}`;
     const problems = problemsOf(yaml);
     const crossing = problems.find((q) => q.message.includes("the repetition bound per policy"));
-    expect(crossing?.message).toContain(`over ${MAX_POLICY_REPETITION_EXPANSION}`);
+    expect(crossing?.message).toContain(`over ${MAX_POLICY_REPETITION_EXPANSION_CHARS}`);
     expect(crossing?.line).toBe(7); // claim_pattern c: 5 × 960 = 4800, the fifth crosses 4000
     // Four of them (3840) are within every bound.
     const four = `${HEAD}subject_pattern: '${p}'\naudience_pattern: '${p}'\nclaim_pattern:\n  a: '${p}'\n  b: '${p}'\n${PERMS}`;
