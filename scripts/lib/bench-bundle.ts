@@ -12,14 +12,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 
-export interface BundleShare {
+interface BundleShare {
   name: string;
   minBytes: number;
   /** The source-map-attributed output of this dependency, gzipped alone. */
   gzipBytes: number;
 }
 
-export interface BundleReport {
+interface BundleReport {
   scriptPath: string;
   minBytes: number;
   gzipBytes: number;

@@ -11,16 +11,16 @@ import type { Doubles } from "../../test/doubles/launch";
 import type { RecordedCall } from "../../test/shared/control-client";
 
 /** The floor's User-Agent: its calls are left out of the real Worker's call log. */
-export const FLOOR_USER_AGENT = "github-sts-floor";
+const FLOOR_USER_AGENT = "github-sts-floor";
 export const BENCH_DOMAIN = "sts.bench.test";
-export const BENCH_OWNER = "bench-org";
-export const BENCH_REPO = "bench-repo";
-export const BENCH_IDENTITY = "bench";
+const BENCH_OWNER = "bench-org";
+const BENCH_REPO = "bench-repo";
+const BENCH_IDENTITY = "bench";
 export const BENCH_ISSUER_HOST = "token.actions.githubusercontent.com";
-export const BENCH_PERMISSIONS = { issues: "write", pull_requests: "write" } as const;
+const BENCH_PERMISSIONS = { issues: "write", pull_requests: "write" } as const;
 
 /** A policy with the checks a real one has: exact issuer, subject pattern, claim patterns. */
-export const BENCH_POLICY = `issuer: https://token.actions.githubusercontent.com
+const BENCH_POLICY = `issuer: https://token.actions.githubusercontent.com
 subject_pattern: "repo:bench-org/bench-repo:ref:refs/heads/(main|release-[0-9]+)"
 claim_pattern:
   workflow_ref: "bench-org/bench-repo/\\\\.github/workflows/[a-z-]+\\\\.ya?ml@refs/heads/main"
@@ -30,7 +30,7 @@ permissions:
   pull_requests: write
 `;
 
-export interface Fixture {
+interface Fixture {
   issuerId: string;
   githubId: string;
   issuer: string;

@@ -83,7 +83,7 @@ class SourceLookup {
   }
 }
 
-export class InspectorSession {
+class InspectorSession {
   private next = 0;
   private readonly pending = new Map<number, (result: unknown) => void>();
   private constructor(private readonly ws: WebSocket) {}

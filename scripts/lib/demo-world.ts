@@ -59,7 +59,7 @@ export function issuerHostOf(claims: Record<string, unknown>): string {
   return new URL(String(claims.iss)).hostname;
 }
 
-export interface DemoTokenOptions {
+interface DemoTokenOptions {
   /** Claim set name (default `push`). */
   claimSet?: string;
   /** The audience to put in `aud` (default: the deployment's STS_DOMAIN); ignored by `default-audience`. */

@@ -21,7 +21,7 @@ export const DEMO_APP_ID = "4242";
 export const DEMO_APP_KEY_PATH = "test/fixtures/app-key.pkcs1.pem";
 
 /** Builds the Worker as `wrangler deploy --dry-run --outdir dist` does and returns the entry path. */
-export function buildWorker(): string {
+function buildWorker(): string {
   execFileSync(
     process.execPath,
     [resolve("node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", "dist"],
@@ -155,7 +155,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   };
 }
 
-export interface StackOptions {
+interface StackOptions {
   /** STS_DOMAIN of the Worker (default `localhost:<port>`). */
   domain?: string;
   port?: number;

@@ -20,7 +20,7 @@ import {
   TRUSTED_ISSUERS_FILE_NAME,
 } from "../trust";
 
-export interface CliIo {
+interface CliIo {
   /** The file's text; throws when it cannot be read. */
   readFile(path: string): string;
   /** The absolute, normalised form of a path (for org-repository detection). */
@@ -29,9 +29,9 @@ export interface CliIo {
   err(line: string): void;
 }
 
-export const EXIT_OK = 0;
-export const EXIT_PROBLEMS = 1;
-export const EXIT_USAGE = 2;
+const EXIT_OK = 0;
+const EXIT_PROBLEMS = 1;
+const EXIT_USAGE = 2;
 
 const DEFAULT_ORG_POLICY_REPO = ".github";
 
@@ -81,7 +81,7 @@ function parseFlags(args: string[]): Flags | string {
  * Org policy when the file sits in `<orgRepo>/.github/chainguard/` (docs/policy-reference.md,
  * "Where a policy lives").
  */
-export function kindForPath(absolutePath: string, orgPolicyRepo: string): PolicyKind {
+function kindForPath(absolutePath: string, orgPolicyRepo: string): PolicyKind {
   const parts = absolutePath.split(/[\\/]+/);
   const n = parts.length;
   return n >= 4 &&
@@ -93,7 +93,7 @@ export function kindForPath(absolutePath: string, orgPolicyRepo: string): Policy
 }
 
 /** An organization's trusted-issuer file, recognised by its name (docs/trusted-issuers.md). */
-export function isTrustedIssuersPath(path: string): boolean {
+function isTrustedIssuersPath(path: string): boolean {
   return path.split(/[\\/]+/).at(-1) === TRUSTED_ISSUERS_FILE_NAME;
 }
 
@@ -157,7 +157,7 @@ function check(flags: Flags, io: CliIo): number {
 }
 
 /** The payload of a compact JWS, decoded without any verification. */
-export function decodeJwtPayload(token: string): Record<string, unknown> | string {
+function decodeJwtPayload(token: string): Record<string, unknown> | string {
   const parts = token.trim().split(".");
   if (parts.length !== 3) return "not a JWT (expected three dot-separated parts)";
   // The service's own decode (unpadded base64url, a JSON object), so explain accepts what it accepts.

@@ -24,7 +24,7 @@ import { parseQuery } from "./sts-request";
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 /** The subject token types an OIDC JWT may be sent as. */
-export const SUBJECT_TOKEN_TYPES: readonly string[] = [
+const SUBJECT_TOKEN_TYPES: readonly string[] = [
   "urn:ietf:params:oauth:token-type:id_token",
   "urn:ietf:params:oauth:token-type:jwt",
 ];
@@ -63,7 +63,7 @@ function invalid(requestError: string, detail: string): { ok: false; failure: Fa
  * subject token and its type; `requested_token_type`; `scope` and `audience`, and one scope. A parameter
  * sent without a value counts as not sent (RFC 6749 §3.1). Nothing here looks inside the token.
  */
-export async function readTokenRequest(request: Request): Promise<Result<TokenRequest>> {
+async function readTokenRequest(request: Request): Promise<Result<TokenRequest>> {
   const contentType = (request.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (contentType !== FORM_CONTENT_TYPE) {
     return invalid(
@@ -145,7 +145,7 @@ function expiresIn(expiresAt: string, nowMs: number): number {
 }
 
 /** The RFC 8693 §2.2.1 success answer. */
-export function tokenResponse(grant: ExchangeGrant, requestId: string, nowMs: number): Response {
+function tokenResponse(grant: ExchangeGrant, requestId: string, nowMs: number): Response {
   const body = {
     access_token: grant.token,
     issued_token_type: ACCESS_TOKEN_TYPE,

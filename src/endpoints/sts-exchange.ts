@@ -23,7 +23,7 @@ const TOKEN_HEADERS = {
   Pragma: "no-cache",
 } as const;
 
-export function successResponse(
+function successResponse(
   grant: ExchangeGrant,
   formPost: boolean,
   requestId: string,

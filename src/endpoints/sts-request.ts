@@ -11,7 +11,7 @@ import { type Failure, failure, type Result } from "../errors/catalogue";
 import { readCapped } from "../platform/body";
 import { MAX_BEARER_CHARS, MAX_FORM_BODY_BYTES } from "../platform/limits";
 
-export interface ExchangeParams {
+interface ExchangeParams {
   /** The effective scope (`scopes[0]` when given, else `scope`); "" when neither. */
   scope: string;
   identity: string;

@@ -125,7 +125,7 @@ export function withArgs(f: Failure, args: FailureArgs): Failure {
 }
 
 /** gRPC codes used on the wire (docs/refusals.md, "Error body"), as octo-sts sends them. */
-export const GrpcCode = {
+const GrpcCode = {
   INVALID_ARGUMENT: 3,
   NOT_FOUND: 5,
   PERMISSION_DENIED: 7,
@@ -195,7 +195,7 @@ function q(value: string | undefined): string {
   return JSON.stringify(value ?? "");
 }
 
-export const MISMATCH_MESSAGE = "token does not match trust policy";
+const MISMATCH_MESSAGE = "token does not match trust policy";
 
 /** The caller-facing message of a failure (docs/refusals.md, "Reasons"); `domain` is STS_DOMAIN. */
 export function messageOf(f: Failure, domain: string): string {

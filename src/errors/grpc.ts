@@ -14,7 +14,7 @@ export interface ResponseContext {
 }
 
 /** The `google.rpc.Status` body of an error (docs/refusals.md, "Error body"). */
-export function errorBody(f: Failure, ctx: ResponseContext) {
+function errorBody(f: Failure, ctx: ResponseContext) {
   const metadata: Record<string, string> = { request_id: ctx.requestId };
   if (f.reason === "CLAIM_MISMATCH" && f.args.claimName !== undefined) metadata.claim = f.args.claimName;
   if (f.reason === "EXCHANGE_RATE_LIMITED" && f.args.limiter !== undefined) metadata.limiter = f.args.limiter;

@@ -10,7 +10,7 @@ import { type Failure, messageOf, type Reason, retryAfterOf } from "./catalogue"
 import type { ResponseContext } from "./grpc";
 
 /** RFC 6749 §5.2 error codes, and `temporarily_unavailable`/`server_error` for a token endpoint. */
-export type OAuthError =
+type OAuthError =
   | "invalid_request"
   | "invalid_grant"
   | "invalid_target"
@@ -78,7 +78,7 @@ export const OAUTH_ERRORS: Readonly<Record<Reason, OAuthEntry>> = {
 };
 
 /** The RFC 6749 error body of a failure; `reason` and `request_id` are this service's additions. */
-export function oauthErrorBody(f: Failure, ctx: ResponseContext): Record<string, string> {
+function oauthErrorBody(f: Failure, ctx: ResponseContext): Record<string, string> {
   const body: Record<string, string> = {
     error: OAUTH_ERRORS[f.reason].error,
     error_description: messageOf(f, ctx.domain),

@@ -14,7 +14,7 @@ import { AUDIT_MAX_LIST_ENTRIES, AUDIT_MAX_STRING_CHARS } from "../platform/limi
 /** The door a request came through. */
 export type Door = "sts/exchange" | "oauth/token";
 
-export interface AuditRecord {
+interface AuditRecord {
   msg: "sts.exchange";
   door: Door;
   request_id: string;

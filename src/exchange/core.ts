@@ -40,7 +40,7 @@ import { checkCallerLimit, checkOwnerLimit } from "./limits";
 import { resolveTarget, tokenRepositories } from "./scope";
 
 /** What a door read from its request. */
-export interface ExchangeRequest {
+interface ExchangeRequest {
   /** The OIDC token, without any scheme. */
   token: string;
   /** `owner` or `owner/repo`; "" when the caller gave none. */
@@ -96,14 +96,14 @@ function compiled(rt: Runtime, text: string, kind: PolicyKind): LoadResult {
 }
 
 /** What step 10 decided, for the audit line: audit mode never refuses, but says what enforce would do. */
-export interface OrgIssuerVerdict {
+interface OrgIssuerVerdict {
   /** `none` when the owner has no trusted-issuer file (every issuer allowed). */
   mode: "enforce" | "audit" | "none";
   allowed: boolean;
   source: string;
 }
 
-export function judgeOrgIssuer(org: OrgIssuers, issuer: string): OrgIssuerVerdict {
+function judgeOrgIssuer(org: OrgIssuers, issuer: string): OrgIssuerVerdict {
   if (org.state === "absent") return { mode: "none", allowed: true, source: org.source };
   return { mode: org.file.mode, allowed: allowsIssuer(org.file.allowlist, issuer), source: org.source };
 }

@@ -20,7 +20,7 @@ import { sha256Hex } from "../platform/cache";
 import type { RateLimiter } from "../platform/config";
 import { unexpected } from "./audit";
 
-export type LimiterName = "caller" | "owner";
+type LimiterName = "caller" | "owner";
 
 /**
  * The caller's key: SHA-256 of the JSON array `[iss, sub]`, collision-free whatever the two hold (no

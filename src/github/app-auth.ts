@@ -46,7 +46,7 @@ export interface AppCall {
 }
 
 /** GitHub's answer to an App call, whatever its status. */
-export interface AppAnswer {
+interface AppAnswer {
   status: number;
   headers: Headers;
   /** The parsed JSON body (or text); never passed on to a caller or a log line. */

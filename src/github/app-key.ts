@@ -6,7 +6,7 @@
  * a PKCS#1 key in a PKCS#8 `PrivateKeyInfo` with a few lines of DER instead of a dependency.
  */
 
-export type AppKeyResult = { ok: true; pkcs8Pem: string } | { ok: false; problem: string };
+type AppKeyResult = { ok: true; pkcs8Pem: string } | { ok: false; problem: string };
 
 const PEM = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/;
 
@@ -39,7 +39,7 @@ function isWholeDerSequence(der: Uint8Array): boolean {
 }
 
 /** Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5). */
-export function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
+function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   const version = [0x02, 0x01, 0x00];
   const octetString = derTlv(0x04, pkcs1);
   return new Uint8Array(derTlv(0x30, [...version, ...RSA_ALGORITHM_IDENTIFIER, ...octetString]));

@@ -112,7 +112,7 @@ export async function githubFetch(
 }
 
 /** What the rate-limit rules read of an answer: a `Response`, or an App call's answer. */
-export interface GitHubStatus {
+interface GitHubStatus {
   status: number;
   headers: { get(name: string): string | null };
 }
@@ -159,15 +159,6 @@ function secondsToWait(response: GitHubStatus, retryAfter: string | null, clock:
 /** A short audit detail for an unexpected answer: the call and the status, never GitHub's body. */
 export function describe(call: Pick<GitHubCall, "what" | "method" | "path">, status: number): string {
   return `github ${call.what}: status ${status} (${call.method} ${call.path})`;
-}
-
-/** Reads a JSON body without trusting it; a body that is not JSON is undefined. */
-export async function jsonOf(response: Response): Promise<unknown> {
-  try {
-    return await response.json();
-  } catch {
-    return undefined;
-  }
 }
 
 /** Escapes one path segment (owner, repo, identity are validated upstream; this is defence in depth). */

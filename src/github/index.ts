@@ -15,8 +15,6 @@ export { evictOrgIssuers, lookupOrgIssuers, type OrgIssuers } from "./org-issuer
 export {
   evictPolicy,
   lookupPolicy,
-  type PolicyLookup,
-  policyPath,
   readPolicy,
 } from "./policy-store";
 export type { Installation, MintedToken, PolicyText, TokenRequest, Waiter } from "./types";

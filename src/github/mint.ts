@@ -20,7 +20,7 @@ import { dropAppJwt } from "./jwt";
 import type { Installation, MintedToken, TokenRequest } from "./types";
 
 /** A mint's answer, before the caller decides what it means for its purpose. */
-export type MintOutcome =
+type MintOutcome =
   | { kind: "minted"; token: MintedToken }
   | { kind: "refused"; status: number; rateLimit?: RateLimit; detail: string }
   | { kind: "failed"; failure: Failure };

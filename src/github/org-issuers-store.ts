@@ -45,7 +45,7 @@ export type OrgIssuers =
   | { state: "present"; file: TrustedIssuers; source: Source };
 
 /** Where the answer came from (for the audit line). */
-export type Source = "memory" | "kv" | "github" | "stale" | "last-known-good";
+type Source = "memory" | "kv" | "github" | "stale" | "last-known-good";
 
 type Cached = { text: string } | { absent: true } | { invalid: string };
 

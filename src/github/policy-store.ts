@@ -44,7 +44,7 @@ function keyOf(rt: Runtime, owner: string, repo: string, identity: string): stri
 }
 
 /** Where a policy lives in its repository (docs/policy-reference.md, "Where a policy lives"). */
-export function policyPath(identity: string): string {
+function policyPath(identity: string): string {
   return `.github/chainguard/${identity}.sts.yaml`;
 }
 
@@ -53,10 +53,7 @@ export function policyPath(identity: string): string {
  * remembered 404, the text, or nothing. The exchange asks once at step 8 and hands the answer to
  * {@link readPolicy}, so a cache miss costs one KV read, not two.
  */
-export type PolicyLookup =
-  | { state: "missing" }
-  | { state: "cached"; text: PolicyText }
-  | { state: "unknown" };
+type PolicyLookup = { state: "missing" } | { state: "cached"; text: PolicyText } | { state: "unknown" };
 
 export async function lookupPolicy(
   rt: Runtime,

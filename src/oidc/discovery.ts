@@ -53,7 +53,7 @@ export const issuerFailureTier = cacheTier<string>({
  * when the issuer itself is (the local doubles: an https issuer must not steer us to a developer's
  * machine under `wrangler dev`), and without userinfo.
  */
-export function isAcceptableJwksUri(uri: string, issuer: string): boolean {
+function isAcceptableJwksUri(uri: string, issuer: string): boolean {
   let url: URL;
   try {
     url = new URL(uri);
@@ -77,7 +77,7 @@ function allowedAlgorithms(advertised: unknown): string[] | null {
 }
 
 /** Validates a fetched document for `issuer`; a string is the audit detail of a refusal. */
-export function parseDiscovery(issuer: string, doc: unknown): ProviderInfo | string {
+function parseDiscovery(issuer: string, doc: unknown): ProviderInfo | string {
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return "document is not a JSON object";
   const d = doc as Record<string, unknown>;
   if (d.issuer !== issuer) return "document issuer differs from the token issuer";

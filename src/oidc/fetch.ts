@@ -14,7 +14,7 @@ import { ISSUER_FETCH_TIMEOUT_MS, MAX_ISSUER_REDIRECTS } from "../platform/limit
 import type { OidcDeps } from "./deps";
 import { isValidIssuer } from "./syntax";
 
-export type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };
+type FetchJsonResult = { ok: true; value: unknown; url: string } | { ok: false; detail: string };
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const HAS_SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;

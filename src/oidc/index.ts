@@ -30,9 +30,9 @@ import { decodeUnverified, normalizeIssuer } from "./token";
 
 export type { OidcDeps } from "./deps";
 export { isValidAudience, isValidIssuer, isValidSubject } from "./syntax";
-export { decodeUnverified, normalizeIssuer, type UnverifiedToken } from "./token";
+export { decodeUnverified, normalizeIssuer } from "./token";
 
-export interface VerifiedToken {
+interface VerifiedToken {
   /** The normalised `iss` (accounts.google.com → https://accounts.google.com). */
   issuer: string;
   /** The full verified payload. */

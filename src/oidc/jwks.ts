@@ -24,7 +24,7 @@ import { fetchJsonBounded } from "./fetch";
 
 export type KeySet = ReturnType<typeof createLocalJWKSet>;
 
-export type KeySetResult = { ok: true; keys: KeySet } | { ok: false; detail: string };
+type KeySetResult = { ok: true; keys: KeySet } | { ok: false; detail: string };
 
 /** Stored form: only public, asymmetric keys are kept. */
 interface StoredJwks {

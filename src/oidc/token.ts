@@ -12,7 +12,7 @@ import { MAX_BEARER_CHARS } from "../platform/limits";
 const GOOGLE_SCHEMELESS = "accounts.google.com";
 const GOOGLE_ISSUER = "https://accounts.google.com";
 
-export interface UnverifiedToken {
+interface UnverifiedToken {
   /** The protected header (alg, kid, …); null when the token cannot be a compact JWS at all. */
   header: Record<string, unknown> | null;
   /**
@@ -37,7 +37,7 @@ export function normalizeIssuer(iss: string): string {
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
 /** Go `base64.RawURLEncoding.DecodeString`: URL alphabet, no padding; null when invalid. */
-export function decodeBase64url(part: string): Uint8Array | null {
+function decodeBase64url(part: string): Uint8Array | null {
   if (!BASE64URL.test(part) || part.length % 4 === 1) return null;
   const b64 = part.replace(/-/g, "+").replace(/_/g, "/");
   let binary: string;

@@ -69,7 +69,7 @@ export interface Stored<V> {
   stale: number;
 }
 
-export interface CacheHit<V> {
+interface CacheHit<V> {
   value: V;
   /** False when only the stale window is left (see {@link TierOptions.staleMs}). */
   fresh: boolean;
@@ -77,7 +77,7 @@ export interface CacheHit<V> {
   from: "memory" | "kv";
 }
 
-export interface TierOptions<V = unknown> {
+interface TierOptions<V = unknown> {
   /** Namespace of this tier inside the KV key space (e.g. `jwks`). */
   name: string;
   /** Maximum entries kept in isolate memory. */
@@ -91,7 +91,7 @@ export interface TierOptions<V = unknown> {
   weigh?: (value: V) => number;
 }
 
-export interface PutOptions {
+interface PutOptions {
   /** How long the value is fresh. */
   ttlMs: number;
   /** How long after `ttlMs` a stale copy may still be served (default 0). */
@@ -99,14 +99,14 @@ export interface PutOptions {
 }
 
 /** Counters a test or the benchmark can read. */
-export interface CacheStats {
+interface CacheStats {
   memoryHits: number;
   kvHits: number;
   misses: number;
   kvErrors: number;
 }
 
-export class CacheTier<V> {
+class CacheTier<V> {
   private readonly memory: Lru<Stored<V>>;
   readonly stats: CacheStats = { memoryHits: 0, kvHits: 0, misses: 0, kvErrors: 0 };
 

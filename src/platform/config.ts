@@ -58,7 +58,7 @@ export interface Config {
   ownerLimiter: RateLimiter | null;
 }
 
-export const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
+const DEFAULT_GITHUB_BASE_URL = "https://api.github.com";
 export const DEFAULT_ORG_POLICY_REPO = ".github";
 
 const REPO_NAME = /^[A-Za-z0-9._-]{1,100}$/;

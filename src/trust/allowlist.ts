@@ -40,9 +40,7 @@ export interface AllowlistProblem {
   message: string;
 }
 
-export type AllowlistResult =
-  | { ok: true; allowlist: IssuerAllowlist }
-  | { ok: false; problems: AllowlistProblem[] };
+type AllowlistResult = { ok: true; allowlist: IssuerAllowlist } | { ok: false; problems: AllowlistProblem[] };
 
 /** Builds an allowlist from its entries as written; every problem is reported, in list order. */
 export function buildAllowlist(

@@ -11,7 +11,7 @@ import { isValidAudience, isValidIssuer, isValidSubject } from "../oidc/syntax";
 import type { CompiledPolicy, Matcher } from "./compile";
 import type { PermissionLevel } from "./schema";
 
-export interface Grant {
+interface Grant {
   /** Canonical keys, in the order written. */
   permissions: Record<string, PermissionLevel>;
   /** Org policies only, as written; absent when the policy has no `repositories`. */
@@ -23,7 +23,7 @@ export interface Grant {
   matched: { name: string; value: string }[];
 }
 
-export interface ExplainStep {
+interface ExplainStep {
   /** `token syntax`, `issuer`, `subject`, `audience` or `claim <name>`. */
   check: string;
   pass: boolean;

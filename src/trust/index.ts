@@ -10,17 +10,15 @@ import { type PolicyKind, type PolicyProblem, parsePolicy, sortProblems } from "
 
 export type { AllowlistRules, IssuerAllowlist } from "./allowlist";
 export { allowsIssuer } from "./allowlist";
-export type { ExplainReport, ExplainStep, Grant } from "./check";
+export type { ExplainReport } from "./check";
 export { checkToken, checkTokenSyntax, explain } from "./check";
 export type { CompiledPolicy, Matcher } from "./compile";
 export {
-  ORG_TRUSTED_ISSUER_RULES,
   parseTrustedIssuers,
   TRUSTED_ISSUERS_FILE_NAME,
   TRUSTED_ISSUERS_PATH,
   type TrustedIssuerMode,
   type TrustedIssuers,
-  type TrustedIssuersResult,
 } from "./org-issuers";
 export type { PolicyKind, PolicyProblem } from "./parse";
 export { PERMISSION_KEYS, PERMISSION_LEVELS, type PermissionLevel } from "./schema";

@@ -36,12 +36,12 @@ export interface TrustedIssuers {
   allowlist: IssuerAllowlist;
 }
 
-export type TrustedIssuersResult =
+type TrustedIssuersResult =
   | { ok: true; file: TrustedIssuers; warnings: PolicyProblem[] }
   | { ok: false; problems: PolicyProblem[] };
 
 /** The rules of docs/trusted-issuers.md, in the terms of the shared allowlist model. */
-export const ORG_TRUSTED_ISSUER_RULES: AllowlistRules = {
+const ORG_TRUSTED_ISSUER_RULES: AllowlistRules = {
   maxIssuers: MAX_ORG_TRUSTED_ISSUERS,
   maxPatterns: MAX_ORG_TRUSTED_ISSUER_PATTERNS,
   maxPatternLength: MAX_ORG_TRUSTED_ISSUER_PATTERN_CHARS,

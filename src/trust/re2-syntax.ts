@@ -23,16 +23,16 @@
 import { RE2JS } from "re2js";
 
 /** Zero-width assertions: `^ $` (`beginLine`/`endLine` under `(?m)`), `\A \z \b \B`. */
-export type Assertion = "beginLine" | "endLine" | "beginText" | "endText" | "wordBoundary" | "noWordBoundary";
+type Assertion = "beginLine" | "endLine" | "beginText" | "endText" | "wordBoundary" | "noWordBoundary";
 
 /** Where a node was written: `pattern.slice(start, end)` is its source text. */
-export interface Span {
+interface Span {
   readonly start: number;
   readonly end: number;
 }
 
 /** One character, however written (`a`, `\.`, `\x2F`, `\057`, a character of `\Q…\E`). */
-export interface LiteralNode extends Span {
+interface LiteralNode extends Span {
   readonly kind: "literal";
   readonly codePoint: number;
   /** Under `(?i)`. */
@@ -40,13 +40,13 @@ export interface LiteralNode extends Span {
 }
 
 /** `.`; it matches "\n" only under `(?s)`, and "/" always. */
-export interface AnyCharNode extends Span {
+interface AnyCharNode extends Span {
   readonly kind: "anyChar";
   readonly matchesNewline: boolean;
 }
 
 /** `[…]`, `\d \D \s \S \w \W`, `\pL \p{Greek} \PL \P{…}`. */
-export interface CharClassNode extends Span {
+interface CharClassNode extends Span {
   readonly kind: "charClass";
   /** `[^…]`, or an escape that means the complement (`\D`, `\P…`, `\p{^…}`). */
   readonly negated: boolean;
@@ -55,36 +55,36 @@ export interface CharClassNode extends Span {
   readonly foldCase: boolean;
 }
 
-export interface EmptyWidthNode extends Span {
+interface EmptyWidthNode extends Span {
   readonly kind: "emptyWidth";
   readonly assertion: Assertion;
 }
 
 /** Matches "": an empty branch (`a|`) or group (`()`). */
-export interface EmptyNode extends Span {
+interface EmptyNode extends Span {
   readonly kind: "empty";
 }
 
 /** `(…)`, `(?P<name>…)`, `(?<name>…)` capture; `(?:…)`, `(?i:…)` do not. */
-export interface GroupNode extends Span {
+interface GroupNode extends Span {
   readonly kind: "group";
   readonly capture: boolean;
   readonly name: string | undefined;
   readonly sub: Node;
 }
 
-export interface ConcatNode extends Span {
+interface ConcatNode extends Span {
   readonly kind: "concat";
   readonly subs: readonly Node[];
 }
 
-export interface AlternateNode extends Span {
+interface AlternateNode extends Span {
   readonly kind: "alternate";
   readonly subs: readonly Node[];
 }
 
 /** `* + ?` and the counted `{n} {n,} {n,m}`, each possibly lazy (`?` suffix, or `(?U)`). */
-export interface RepeatNode extends Span {
+interface RepeatNode extends Span {
   readonly kind: "repeat";
   readonly min: number;
   /** -1 when unbounded. */
@@ -110,7 +110,7 @@ export type Node =
 
 export type ParseResult = { ok: true; node: Node } | { ok: false; error: string };
 
-export type CostResult = { ok: true; expansion: number } | { ok: false; error: string };
+type CostResult = { ok: true; expansion: number } | { ok: false; error: string };
 
 /**
  * Parses `pattern` as Go's regexp/syntax does with the Perl flags, then asks re2js to compile it:

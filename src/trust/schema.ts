@@ -88,7 +88,7 @@ export const PERMISSION_KEYS = [
   "workflows",
 ] as const;
 
-export type PermissionKey = (typeof PERMISSION_KEYS)[number];
+type PermissionKey = (typeof PERMISSION_KEYS)[number];
 
 /**
  * Anything but these is a compile error (docs/differences-from-octo-sts.md, "Permission values"; upstream let
@@ -170,7 +170,7 @@ const trustedIssuersShape = {
 };
 
 /** An organization's `.github/chainguard/trusted-token-issuers.yaml` (docs/trusted-issuers.md). */
-export const TrustedIssuersSchema = z.strictObject(trustedIssuersShape);
+const TrustedIssuersSchema = z.strictObject(trustedIssuersShape);
 
 /** Top-level keys of the trusted-issuer file, in canonical spelling. */
 export const TRUSTED_ISSUERS_KEYS = Object.keys(trustedIssuersShape);

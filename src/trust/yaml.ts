@@ -23,14 +23,14 @@ export interface Pos {
 export const NO_POS: Pos = { line: 1, col: 1 };
 
 /** What go-yaml v2 resolved a scalar to; `text` is the string a Go `string` field receives. */
-export type ScalarKind = "null" | "bool" | "int" | "float" | "string";
+type ScalarKind = "null" | "bool" | "int" | "float" | "string";
 
 export type YNode =
   | { kind: "map"; pos: Pos; entries: YEntry[] }
   | { kind: "seq"; pos: Pos; items: YNode[] }
   | { kind: "scalar"; pos: Pos; scalar: ScalarKind; text: string };
 
-export interface YEntry {
+interface YEntry {
   /** The key as a string, converted as sigs.k8s.io/yaml converts map keys. */
   key: string;
   keyPos: Pos;
@@ -39,12 +39,12 @@ export interface YEntry {
   value: YNode;
 }
 
-export interface YamlProblem {
+interface YamlProblem {
   message: string;
   pos: Pos;
 }
 
-export type YamlResult = { ok: true; root: YNode | null } | { ok: false; problems: YamlProblem[] };
+type YamlResult = { ok: true; root: YNode | null } | { ok: false; problems: YamlProblem[] };
 
 const NULLS = new Set(["", "~", "null", "Null", "NULL"]);
 const TRUES = new Set(["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"]);
@@ -78,7 +78,7 @@ function goParseInteger(s: string): bigint | null {
  * float: the shortest decimal that survives a round trip through float32, `%e` form when the
  * exponent is below -4 or at least 6 (`1e6` → `1e+06`, `1.10` → `1.1`).
  */
-export function goFormatFloat32(v: number): string {
+function goFormatFloat32(v: number): string {
   const f = Math.fround(v);
   if (Number.isNaN(f)) return "NaN";
   if (f === Number.POSITIVE_INFINITY) return "+Inf";
@@ -109,7 +109,7 @@ export function goFormatFloat32(v: number): string {
 }
 
 /** go-yaml v2 `resolve()` for a plain (unquoted) scalar, then sigs.k8s.io/yaml's string conversion. */
-export function resolvePlain(raw: string): { scalar: ScalarKind; text: string } {
+function resolvePlain(raw: string): { scalar: ScalarKind; text: string } {
   if (NULLS.has(raw)) return { scalar: "null", text: "" };
   if (TRUES.has(raw)) return { scalar: "bool", text: "true" };
   if (FALSES.has(raw)) return { scalar: "bool", text: "false" };

@@ -9,7 +9,7 @@ import type { OutboundRoutes } from "./outbound";
 import { type StartedServer, startServer } from "./server";
 
 /** Real issuer hostnames the outbound router sends to the issuer double. */
-export const ISSUER_HOSTS = [
+const ISSUER_HOSTS = [
   "token.actions.githubusercontent.com",
   "gitlab.com",
   "agent.buildkite.com",
@@ -18,7 +18,7 @@ export const ISSUER_HOSTS = [
 ] as const;
 
 /** Real GitHub API hostnames the outbound router sends to the GitHub double. */
-export const GITHUB_HOSTS = ["api.github.com", "github.example.com"] as const;
+const GITHUB_HOSTS = ["api.github.com", "github.example.com"] as const;
 
 export interface Doubles {
   issuer: { url: string; double: IssuerDouble };
@@ -27,7 +27,7 @@ export interface Doubles {
   close(): Promise<void>;
 }
 
-export interface DoublesOptions {
+interface DoublesOptions {
   issuerPort?: number;
   githubPort?: number;
 }

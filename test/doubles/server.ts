@@ -26,7 +26,7 @@ export interface DoubleResponse {
   streamBytes?: number;
 }
 
-export type Handler = (req: DoubleRequest) => Promise<DoubleResponse> | DoubleResponse;
+type Handler = (req: DoubleRequest) => Promise<DoubleResponse> | DoubleResponse;
 
 export function jsonResponse(
   status: number,
@@ -40,7 +40,7 @@ export function jsonResponse(
   };
 }
 
-export async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
+async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

@@ -9,7 +9,7 @@ import { ControlClient, type FetchLike, type RecordedCall } from "./control-clie
 
 export type AccountType = "Organization" | "User";
 
-export interface InstallationSetup {
+interface InstallationSetup {
   /** The account's login (GitHub matches logins case-insensitively). */
   account: string;
   type?: AccountType;

@@ -76,7 +76,7 @@ export function countingRuntime(
   return { rt: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
 }
 
-export interface ConsoleCapture {
+interface ConsoleCapture {
   /** Every console line of the running test, as printed (arguments joined, objects as JSON). */
   readonly lines: string[];
   /** The audit lines among them (`"msg":"sts.exchange"`), parsed. */

@@ -30,7 +30,7 @@ export async function mint(claims: Record<string, unknown>): Promise<string> {
   return issuers.mintToken(actionsId, { claims });
 }
 
-export interface Scenario {
+interface Scenario {
   ghId: string;
   rt: Runtime;
   env: Env;
