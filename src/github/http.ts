@@ -1,6 +1,6 @@
 /**
  * @module github/http
- * The one way this service talks to the GitHub REST API. Every request goes through `runtime.fetch` (so tests
+ * The one way this service talks to the GitHub REST API. Every request goes through `rt.fetch` (so tests
  * and the benchmark can count calls) against `GITHUB_BASE_URL` (GitHub Enterprise Server's
  * `https://HOST/api/v3` works as well as `https://api.github.com`), with the headers GitHub requires
  * (`User-Agent`, `Accept`, `X-GitHub-Api-Version`), a timeout, and the transient-failure policy

@@ -71,15 +71,15 @@ function bindingsOf(env: Env): readonly unknown[] {
   return [env.STS_CACHE, env.CALLER_LIMITER, env.OWNER_LIMITER];
 }
 
-let current: { print: string; bindings: readonly unknown[]; runtime: Runtime } | undefined;
+let current: { print: string; bindings: readonly unknown[]; rt: Runtime } | undefined;
 
 /** The runtime of this isolate for `env`, created on first use and rebuilt only if the settings change. */
 export function runtimeFor(env: Env): Runtime {
-  if (current !== undefined && current.runtime.env === env) return current.runtime;
+  if (current !== undefined && current.rt.env === env) return current.rt;
   const print = fingerprint(env);
   const bindings = bindingsOf(env);
-  if (current?.print === print && current.bindings.every((b, i) => b === bindings[i])) return current.runtime;
-  const runtime = createRuntime(env);
-  current = { print, bindings, runtime };
-  return runtime;
+  if (current?.print === print && current.bindings.every((b, i) => b === bindings[i])) return current.rt;
+  const rt = createRuntime(env);
+  current = { print, bindings, rt };
+  return rt;
 }

@@ -1,7 +1,7 @@
 /**
  * OIDC verification end to end inside workerd, against the issuer double (over 127.0.0.1 for path
  * tenants, through the outbound router for hostname tenants). Every outbound request is counted through
- * `runtime.fetch`; the double's own call log shows what actually reached the issuer.
+ * `rt.fetch`; the double's own call log shows what actually reached the issuer.
  */
 
 import { reset } from "cloudflare:test";

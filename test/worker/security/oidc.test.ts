@@ -1,7 +1,7 @@
 /**
  * Security review of src/oidc: time claims at their edges, headers that name other keys or key
  * locations (never followed), and claim-type confusion in the time claims. Runs against the issuer
- * double, with every outbound request counted through `runtime.fetch`.
+ * double, with every outbound request counted through `rt.fetch`.
  */
 
 import { reset } from "cloudflare:test";
@@ -24,8 +24,8 @@ async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<s
   return double.mintToken(issuer.id, { ...options, claims });
 }
 
-async function reasonOf(runtime: Runtime, token: string): Promise<string> {
-  const result = await verifyBearer(runtime.oidc, token);
+async function reasonOf(rt: Runtime, token: string): Promise<string> {
+  const result = await verifyBearer(rt.oidc, token);
   return result.ok ? "ok" : result.failure.reason;
 }
 
