@@ -13,6 +13,8 @@ import { createRuntime, type FetchFn, type Runtime, type RuntimeOptions } from "
 import FOO from "../fixtures/policies/foo.sts.yaml?raw";
 import USE_ACTION from "../fixtures/policies/use-action.sts.yaml?raw";
 import VERIFY_PROD from "../fixtures/policies/verify-prod.sts.yaml?raw";
+import { GitHubDoubleClient, type Tenant, type TenantSetup } from "../shared/github-double";
+import { IssuerDoubleClient } from "../shared/issuer-double";
 
 export const TEST_DOMAIN = "sts.example.com";
 export const TEST_APP_ID = "4242";
@@ -109,7 +111,19 @@ export function captureConsole(): ConsoleCapture {
   };
 }
 
-export const doubles = {
-  issuerUrl: env.ISSUER_DOUBLE_URL,
-  githubUrl: env.GITHUB_DOUBLE_URL,
-};
+/** The control clients of the two doubles (vitest.config.ts hands their URLs in as bindings). */
+export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
+export const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+
+/**
+ * A path tenant of the GitHub double, named `<prefix>-…`: owner `org` has the App installed and `org/repo`
+ * holds the policy `foo`, unless `setup` says otherwise.
+ */
+export function defaultTenant(prefix: string, setup: Partial<TenantSetup> = {}): Promise<Tenant> {
+  return github.setupTenant(unique(prefix), {
+    appId: TEST_APP_ID,
+    installations: [{ account: "org" }],
+    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": FOO_POLICY } } },
+    ...setup,
+  });
+}

@@ -6,18 +6,14 @@
  */
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { handle } from "../../src/app";
 import { TOKEN_EXCHANGE_GRANT } from "../../src/endpoints/oauth-token";
 import type { Env } from "../../src/platform/config";
 import type { Runtime } from "../../src/platform/runtime";
 import type { RecordedCall } from "../shared/control-client";
-import { GitHubDoubleClient, type TenantSetup } from "../shared/github-double";
-import { IssuerDoubleClient } from "../shared/issuer-double";
-import { FOO_POLICY, TEST_APP_ID, TEST_DOMAIN, testEnv, testRuntime, unique } from "./helpers";
+import type { TenantSetup } from "../shared/github-double";
+import { defaultTenant, github, issuers, TEST_DOMAIN, testEnv, testRuntime } from "./helpers";
 
-export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
-export const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 export const ACTIONS = "https://token.actions.githubusercontent.com";
 export const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 export const JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt";
@@ -45,13 +41,8 @@ export async function scenario(
   setup: Partial<TenantSetup> = {},
   overrides: Partial<Env> = {},
 ): Promise<Scenario> {
-  const ghId = unique("scenario");
-  const tenant = await github.setupTenant(ghId, {
-    appId: TEST_APP_ID,
-    installations: [{ account: "org" }],
-    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": FOO_POLICY } } },
-    ...setup,
-  });
+  const tenant = await defaultTenant("scenario", setup);
+  const ghId = tenant.id;
   const scenarioEnv = testEnv({ GITHUB_BASE_URL: tenant.baseUrl, ...overrides });
   const rt = testRuntime({ GITHUB_BASE_URL: tenant.baseUrl, ...overrides });
   const send = async (path: string, init?: RequestInit) => {

@@ -15,17 +15,17 @@ import { OAUTH_ERRORS } from "../../../src/errors/oauth";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import { captureConsole, FOO_POLICY, TEST_DOMAIN, testEnv, testRuntime, unique } from "../helpers";
 import {
-  exchangeParams,
+  captureConsole,
+  FOO_POLICY,
   github,
-  ID_TOKEN_TYPE,
   issuers,
-  JWT_TOKEN_TYPE,
-  mint,
-  mintBodies,
-  scenario,
-} from "../scenario";
+  TEST_DOMAIN,
+  testEnv,
+  testRuntime,
+  unique,
+} from "../helpers";
+import { exchangeParams, ID_TOKEN_TYPE, JWT_TOKEN_TYPE, mint, mintBodies, scenario } from "../scenario";
 
 const output = captureConsole();
 

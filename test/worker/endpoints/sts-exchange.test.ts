@@ -14,11 +14,13 @@ import worker from "../../../src/index";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { Env } from "../../../src/platform/config";
 import { createRuntime, type Runtime } from "../../../src/platform/runtime";
-import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
-import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
+import type { TenantSetup } from "../../shared/github-double";
+import type { CreatedIssuer } from "../../shared/issuer-double";
 import {
   captureConsole,
   FOO_POLICY,
+  github,
+  issuers,
   TEST_APP_ID,
   TEST_DOMAIN,
   testEnv,
@@ -29,8 +31,6 @@ import {
 } from "../helpers";
 import { mintBodies, scenario } from "../scenario";
 
-const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
-const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 const ACTIONS = "https://token.actions.githubusercontent.com";
 
 /** `foo` in the organization policy repository `my-policies`: the same, but `contents: read`. */

@@ -13,8 +13,8 @@ import { callerKey, checkCallerLimit, checkOwnerLimit, ownerKey } from "../../..
 import worker from "../../../src/index";
 import type { RateLimiter } from "../../../src/platform/config";
 import { createRuntime } from "../../../src/platform/runtime";
-import { captureConsole, TEST_DOMAIN, testEnv, unique } from "../helpers";
-import { ACTIONS, exchangeParams, issuers, mint, mintBodies, scenario } from "../scenario";
+import { captureConsole, issuers, TEST_DOMAIN, testEnv, unique } from "../helpers";
+import { ACTIONS, exchangeParams, mint, mintBodies, scenario } from "../scenario";
 
 const output = captureConsole();
 

@@ -10,7 +10,8 @@ import { errorResponse } from "../../../src/errors/grpc";
 import { appJwtSignatures, findInstallation, mintInstallationToken } from "../../../src/github";
 import { appClockSkewSeconds } from "../../../src/github/jwt";
 import { epochSeconds } from "../../../src/platform/clock";
-import { bearerOf, decodeJwt, github, runtimeAt, tenant } from "./setup";
+import { github } from "../helpers";
+import { bearerOf, decodeJwt, runtimeAt, tenant } from "./setup";
 
 afterEach(async () => {
   await reset();

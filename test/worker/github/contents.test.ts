@@ -8,8 +8,8 @@ import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
 import { findInstallation, type Installation, lookupPolicy, readPolicy } from "../../../src/github";
 import { readFile } from "../../../src/github/contents";
-import { FOO_POLICY } from "../helpers";
-import { type GitHubTenant, github, tenant, waiter } from "./setup";
+import { FOO_POLICY, github } from "../helpers";
+import { type GitHubTenant, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

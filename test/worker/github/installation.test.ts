@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { errorResponse } from "../../../src/errors/grpc";
 import { findInstallation, mintInstallationToken, readPolicy } from "../../../src/github";
 import { createRuntime } from "../../../src/platform/runtime";
-import { TEST_APP_ID, testEnv, unique } from "../helpers";
-import { github, runtimeAt, tenant, waiter } from "./setup";
+import { github, TEST_APP_ID, testEnv, unique } from "../helpers";
+import { runtimeAt, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

@@ -13,7 +13,8 @@ import {
   setGitHubRequestTimeout,
   type TokenRequest,
 } from "../../../src/github";
-import { type GitHubTenant, github, tenant } from "./setup";
+import { github } from "../helpers";
+import { type GitHubTenant, tenant } from "./setup";
 
 afterEach(async () => {
   await reset();

@@ -7,7 +7,6 @@
  */
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import { evictOrgIssuers } from "../../../src/github";
@@ -15,12 +14,10 @@ import type { ManualClock } from "../../../src/platform/clock";
 import { ORG_ISSUERS_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall } from "../../shared/control-client";
-import { GitHubDoubleClient, type RepoSetup } from "../../shared/github-double";
-import { type CreatedIssuer, IssuerDoubleClient } from "../../shared/issuer-double";
-import { captureConsole, TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
+import type { RepoSetup } from "../../shared/github-double";
+import type { CreatedIssuer } from "../../shared/issuer-double";
+import { captureConsole, github, issuers, TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
 
-const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
-const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 const ACTIONS = "https://token.actions.githubusercontent.com";
 const FILE = ".github/chainguard/trusted-token-issuers.yaml";
 const ORG_FILE_PATH = `/repos/org/.github/contents/${FILE}`;

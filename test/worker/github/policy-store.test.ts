@@ -17,8 +17,8 @@ import {
   setGitHubRequestTimeout,
 } from "../../../src/github";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
-import { FOO_POLICY } from "../helpers";
-import { CONTENTS, type GitHubTenant, github, tenant, waiter } from "./setup";
+import { FOO_POLICY, github } from "../helpers";
+import { CONTENTS, type GitHubTenant, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

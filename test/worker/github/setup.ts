@@ -4,14 +4,11 @@
  * collector.
  */
 
-import { env } from "cloudflare:workers";
 import type { ManualClock } from "../../../src/platform/clock";
 import type { Env } from "../../../src/platform/config";
 import type { Runtime } from "../../../src/platform/runtime";
-import { GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
-import { FOO_POLICY, TEST_APP_ID, testRuntime, unique } from "../helpers";
-
-export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
+import type { TenantSetup } from "../../shared/github-double";
+import { defaultTenant, testRuntime } from "../helpers";
 
 /** Fault path of the default tenant's policy reads. */
 export const CONTENTS = "/repos/org/repo/contents/**";
@@ -28,13 +25,7 @@ export async function tenant(
   setup: Partial<TenantSetup> = {},
   envOverrides: Partial<Env> = {},
 ): Promise<GitHubTenant> {
-  const id = unique("gh");
-  const created = await github.setupTenant(id, {
-    appId: TEST_APP_ID,
-    installations: [{ account: "org" }],
-    repos: { "org/repo": { files: { ".github/chainguard/foo.sts.yaml": FOO_POLICY } } },
-    ...setup,
-  });
+  const created = await defaultTenant("gh", setup);
   const rt = runtimeAt(created.baseUrl, envOverrides);
   return { id: created.id, baseUrl: created.baseUrl, rt, clock: rt.clock as ManualClock };
 }

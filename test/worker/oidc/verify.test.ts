@@ -13,10 +13,8 @@ import { verifyBearer } from "../../../src/oidc";
 import { jwksTier } from "../../../src/oidc/jwks";
 import type { ManualClock } from "../../../src/platform/clock";
 import type { FetchFn } from "../../../src/platform/runtime";
-import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
-import { type CountingRuntime, countingRuntime, TEST_DOMAIN } from "../helpers";
-
-const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+import type { CreatedIssuer, MintOptions } from "../../shared/issuer-double";
+import { type CountingRuntime, countingRuntime, issuers, TEST_DOMAIN } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -28,7 +26,7 @@ function nowSeconds(clock: ManualClock): number {
 
 async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<string> {
   const claims = { sub: "repo:octo-org/octo-repo:ref:refs/heads/main", aud: TEST_DOMAIN, ...options.claims };
-  return double.mintToken(issuer.id, { ...options, claims });
+  return issuers.mintToken(issuer.id, { ...options, claims });
 }
 
 async function expectFailure(h: CountingRuntime, token: string, reason: Reason): Promise<string> {
@@ -44,7 +42,7 @@ async function expectOk(h: CountingRuntime, token: string) {
 }
 
 async function paths(issuer: CreatedIssuer): Promise<string[]> {
-  return (await double.calls(issuer.id)).map((c) => c.path);
+  return (await issuers.calls(issuer.id)).map((c) => c.path);
 }
 
 const DISCOVERY = "/.well-known/openid-configuration";
@@ -52,13 +50,13 @@ const JWKS = "/jwks";
 
 describe("valid tokens", () => {
   it.each(["RS256", "ES256", "EdDSA"] as const)("verifies %s and returns the claims", async (alg) => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const token = await mint(issuer, { alg, claims: { sub: "repo:o/r:ref:refs/heads/main", custom: true } });
     const verified = await expectOk(h, token);
     expect(verified.issuer).toBe(issuer.issuer);
     expect(verified.alg).toBe(alg);
-    expect(verified.kid).toBe((await double.keys(issuer.id)).kids[alg]);
+    expect(verified.kid).toBe((await issuers.keys(issuer.id)).kids[alg]);
     expect(verified.claims).toMatchObject({
       iss: issuer.issuer,
       sub: "repo:o/r:ref:refs/heads/main",
@@ -68,7 +66,7 @@ describe("valid tokens", () => {
   });
 
   it("cold: 2 fetches; warm: 0; new isolate over the same KV: 0", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const token = await mint(issuer);
     const cold = countingRuntime();
     await expectOk(cold, token);
@@ -87,7 +85,7 @@ describe("valid tokens", () => {
   });
 
   it("warm verifications import no key and fetch nothing", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const tokens = await Promise.all([
       mint(issuer),
@@ -106,7 +104,7 @@ describe("valid tokens", () => {
   });
 
   it("shares one in-flight fetch between concurrent cold verifications", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const tokens = await Promise.all([
       mint(issuer),
@@ -119,7 +117,7 @@ describe("valid tokens", () => {
   });
 
   it("verifies a hostname tenant over https (https://token.actions.githubusercontent.com)", async () => {
-    const issuer = await double.createIssuer({ host: "token.actions.githubusercontent.com" });
+    const issuer = await issuers.createIssuer({ host: "token.actions.githubusercontent.com" });
     expect(issuer.issuer).toBe("https://token.actions.githubusercontent.com");
     const h = countingRuntime({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
     const verified = await expectOk(h, await mint(issuer, { claims: { repository: "octo-org/octo-repo" } }));
@@ -131,8 +129,8 @@ describe("valid tokens", () => {
   });
 
   it("accepts keys published without alg when kty and crv agree with the header", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwksWithoutAlg: true });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwksWithoutAlg: true });
     const h = countingRuntime();
     for (const alg of ["RS256", "ES256", "EdDSA"] as const) await expectOk(h, await mint(issuer, { alg }));
   });
@@ -140,7 +138,7 @@ describe("valid tokens", () => {
 
 describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", () => {
   it("refuses exp one second past, and exp equal to now; accepts exp one second ahead", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const now = nowSeconds(h.clock);
     await expectFailure(h, await mint(issuer, { claims: { exp: now - 1 } }), "TOKEN_EXPIRED");
@@ -149,7 +147,7 @@ describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", (
   });
 
   it("refuses a token that expired while the clock moved", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const token = await mint(issuer, { claims: { exp: nowSeconds(h.clock) + 60 } });
     await expectOk(h, token);
@@ -158,14 +156,14 @@ describe("time claims: exp with zero leeway, nbf and iat at most 300 s ahead", (
   });
 
   it("refuses a token without exp or with a non-numeric exp", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { omit: ["exp"] }), "TOKEN_EXPIRED");
     await expectFailure(h, await mint(issuer, { claims: { exp: "9999999999" } }), "TOKEN_EXPIRED");
   });
 
   it("accepts nbf and iat 299 s and 300 s ahead, refuses 301 s", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const now = nowSeconds(h.clock);
     const exp = now + 900;
@@ -184,7 +182,7 @@ function b64url(value: unknown): string {
 
 describe("signatures and algorithms", () => {
   it("refuses a tampered payload", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const token = await mint(issuer, { claims: { sub: "repo:octo-org/octo-repo:ref:refs/heads/main" } });
     await expectOk(h, token);
@@ -197,7 +195,7 @@ describe("signatures and algorithms", () => {
   it.each(["RS256", "ES256", "EdDSA"] as const)(
     "refuses %s signed by a key not in the JWKS (same kid)",
     async (alg) => {
-      const issuer = await double.createIssuer();
+      const issuer = await issuers.createIssuer();
       const h = countingRuntime();
       const detail = await expectFailure(
         h,
@@ -210,10 +208,10 @@ describe("signatures and algorithms", () => {
   );
 
   it("unknown kid: refetches once after rotation, holds the 30 s cool-down, refetches again after it", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     await expectOk(h, await mint(issuer));
-    await double.rotateKeys(issuer.id);
+    await issuers.rotateKeys(issuer.id);
     const rotated = await mint(issuer);
 
     // The JWKS was fetched at this very instant: the cool-down holds, nothing is fetched.
@@ -240,10 +238,10 @@ describe("signatures and algorithms", () => {
   });
 
   it("a new isolate with rotated keys in an old KV copy refetches at once and updates KV", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const first = countingRuntime();
     await expectOk(first, await mint(issuer));
-    await double.rotateKeys(issuer.id);
+    await issuers.rotateKeys(issuer.id);
     const rotated = await mint(issuer, { alg: "EdDSA" });
     const second = countingRuntime({}, { clock: first.clock });
     await expectOk(second, rotated);
@@ -254,9 +252,9 @@ describe("signatures and algorithms", () => {
   });
 
   it("tries every matching key for a token without kid (current and previous keys after a rotation)", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const before = await mint(issuer, { kid: null });
-    await double.rotateKeys(issuer.id);
+    await issuers.rotateKeys(issuer.id);
     const after = await mint(issuer, { kid: null, alg: "ES256" });
     const h = countingRuntime();
     await expectOk(h, before);
@@ -266,7 +264,7 @@ describe("signatures and algorithms", () => {
   });
 
   it("refuses alg none without fetching anything", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { alg: "none" }), "SIGNATURE_INVALID");
     const noneWithSignature = `${b64url({ alg: "none" })}.${b64url({ iss: issuer.issuer, exp: 9999999999 })}.c2ln`;
@@ -278,41 +276,41 @@ describe("signatures and algorithms", () => {
   it.each(["pem", "jwk"] as const)(
     "refuses HS256 signed with the issuer's public key (%s form)",
     async (secretForm) => {
-      const issuer = await double.createIssuer();
+      const issuer = await issuers.createIssuer();
       // Even an issuer that advertises HS256 gets no symmetric verification.
-      await double.setBehaviour(issuer.id, { algs: ["HS256", "RS256"] });
+      await issuers.setBehaviour(issuer.id, { algs: ["HS256", "RS256"] });
       const h = countingRuntime();
       await expectOk(h, await mint(issuer));
-      await expectFailure(h, await double.confusionToken(issuer.id, { secretForm }), "SIGNATURE_INVALID");
+      await expectFailure(h, await issuers.confusionToken(issuer.id, { secretForm }), "SIGNATURE_INVALID");
       await expectFailure(
         h,
-        await double.confusionToken(issuer.id, { secretForm, kid: null }),
+        await issuers.confusionToken(issuer.id, { secretForm, kid: null }),
         "SIGNATURE_INVALID",
       );
     },
   );
 
   it("allows only the algorithms the discovery document advertises (RS256 when none)", async () => {
-    const onlyRs = await double.createIssuer({ algs: ["RS256", "HS512"] });
+    const onlyRs = await issuers.createIssuer({ algs: ["RS256", "HS512"] });
     const h = countingRuntime();
     await expectOk(h, await mint(onlyRs));
     await expectFailure(h, await mint(onlyRs, { alg: "ES256" }), "SIGNATURE_INVALID");
 
-    const unspecified = await double.createIssuer({ algs: null });
+    const unspecified = await issuers.createIssuer({ algs: null });
     await expectOk(h, await mint(unspecified));
     await expectFailure(h, await mint(unspecified, { alg: "EdDSA" }), "SIGNATURE_INVALID");
   });
 
   it("refuses a header alg that disagrees with the key its kid names", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
-    const { kids } = await double.keys(issuer.id);
+    const { kids } = await issuers.keys(issuer.id);
     const token = await mint(issuer, { alg: "ES256", kid: kids.RS256 });
     await expectFailure(h, token, "SIGNATURE_INVALID");
     // Keys without alg: kty still has to agree.
-    const noAlg = await double.createIssuer();
-    await double.setBehaviour(noAlg.id, { jwksWithoutAlg: true });
-    const noAlgKids = (await double.keys(noAlg.id)).kids;
+    const noAlg = await issuers.createIssuer();
+    await issuers.setBehaviour(noAlg.id, { jwksWithoutAlg: true });
+    const noAlgKids = (await issuers.keys(noAlg.id)).kids;
     await expectFailure(h, await mint(noAlg, { alg: "ES256", kid: noAlgKids.EdDSA }), "SIGNATURE_INVALID");
   });
 });
@@ -322,15 +320,15 @@ describe("key usage: only public signing keys verify", () => {
     ["use enc", { use: "enc" }],
     ["key_ops without verify", { key_ops: ["encrypt"] }],
   ])("never verifies with a key marked %s", async (_, jwkOverride) => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwkOverride });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwkOverride });
     await expectFailure(countingRuntime(), await mint(issuer), "SIGNATURE_INVALID");
   });
 
   it("drops symmetric and private keys from a JWKS", async () => {
-    const issuer = await double.createIssuer();
-    const { kids } = await double.keys(issuer.id);
-    await double.setBehaviour(issuer.id, { jwkOverride: { d: "AAAA" } });
+    const issuer = await issuers.createIssuer();
+    const { kids } = await issuers.keys(issuer.id);
+    await issuers.setBehaviour(issuer.id, { jwkOverride: { d: "AAAA" } });
     const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
     expect(detail).toContain(kids.RS256);
@@ -364,7 +362,7 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
   });
 
   it("ALLOWED_ISSUERS refuses other issuers before any request reaches the double", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const token = await mint(issuer);
     const refused = countingRuntime({ ALLOWED_ISSUERS: "https://token.actions.githubusercontent.com" });
     await expectFailure(refused, token, "ISSUER_NOT_ALLOWED");
@@ -381,7 +379,7 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
   });
 
   it("ALLOWED_ISSUER_PATTERNS refuses other issuers before any request reaches the double", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const token = await mint(issuer);
     const refused = countingRuntime({
       ALLOWED_ISSUER_PATTERNS: JSON.stringify([
@@ -402,8 +400,8 @@ describe("issuer rules and the deployment allowlist (before any fetch)", () => {
 
 describe("discovery", () => {
   it("refuses a document whose issuer differs from the token's", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discoveryIssuer: "https://evil.example.com" });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discoveryIssuer: "https://evil.example.com" });
     const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("issuer differs");
@@ -411,7 +409,7 @@ describe("discovery", () => {
   });
 
   it("compares the issuer byte for byte (a trailing slash in iss is another issuer)", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     await expectFailure(h, await mint(issuer, { claims: { iss: `${issuer.issuer}/` } }), "DISCOVERY_FAILED");
     expect(h.fetches).toEqual([`${issuer.issuer}${DISCOVERY}`]);
@@ -433,9 +431,9 @@ describe("discovery", () => {
     ["a 500", { discovery: { status: 500 } }],
     ["a 404", { discovery: { status: 404 } }],
   ] as const)("refuses %s with DISCOVERY_FAILED and never echoes the upstream body", async (_, behaviour) => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const fixed = JSON.parse(JSON.stringify(behaviour).replaceAll("ISSUER", issuer.issuer.replace(/"/g, "")));
-    await double.setBehaviour(issuer.id, fixed);
+    await issuers.setBehaviour(issuer.id, fixed);
     const h = countingRuntime();
     const result = await verifyBearer(h.rt.oidc, await mint(issuer));
     expect(result.ok).toBe(false);
@@ -450,8 +448,8 @@ describe("discovery", () => {
   });
 
   it("remembers a failed discovery for a minute, in memory only", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: { status: 500 } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: { status: 500 } });
     const token = await mint(issuer);
     const h = countingRuntime();
     await expectFailure(h, token, "DISCOVERY_FAILED");
@@ -462,7 +460,7 @@ describe("discovery", () => {
     // Nothing negative went to KV: another isolate tries for itself.
     const keys = (await env.STS_CACHE.list()).keys.map((k) => k.name);
     expect(keys.filter((k) => k.startsWith("oidc-failures"))).toEqual([]);
-    await double.setBehaviour(issuer.id, { discovery: "ok" });
+    await issuers.setBehaviour(issuer.id, { discovery: "ok" });
     await expectOk(countingRuntime({}, { clock: h.clock }), token);
     // After the minute the first isolate fetches again.
     h.clock.advance(1_000);
@@ -470,15 +468,15 @@ describe("discovery", () => {
   });
 
   it("follows a redirect to a URL passing the issuer rules", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.movedDiscoveryUrl } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: { redirect: issuer.movedDiscoveryUrl } });
     const h = countingRuntime();
     await expectOk(h, await mint(issuer));
     expect(await paths(issuer)).toEqual([DISCOVERY, `/moved${DISCOVERY}`, JWKS]);
   });
 
   it("refuses a redirect to an invalid issuer URL without following it", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     for (const target of [
       `${issuer.movedDiscoveryUrl}?x=1`,
@@ -486,8 +484,8 @@ describe("discovery", () => {
       "http://example.com/.well-known/openid-configuration",
       "file:///etc/passwd",
     ]) {
-      const tenant = await double.createIssuer();
-      await double.setBehaviour(tenant.id, {
+      const tenant = await issuers.createIssuer();
+      await issuers.setBehaviour(tenant.id, {
         discovery: { redirect: target.replace(issuer.issuer, tenant.issuer) },
       });
       const detail = await expectFailure(h, await mint(tenant), "DISCOVERY_FAILED");
@@ -498,8 +496,8 @@ describe("discovery", () => {
   });
 
   it("gives up after a few redirect hops", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: { redirect: issuer.discoveryUrl } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: { redirect: issuer.discoveryUrl } });
     const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("redirects");
@@ -507,8 +505,8 @@ describe("discovery", () => {
   });
 
   it("times out on a hanging issuer: DISCOVERY_FAILED, no exception", { timeout: 20_000 }, async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: "hang" });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: "hang" });
     const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("timeout");
@@ -528,8 +526,8 @@ const lyingContentLength: FetchFn = async (input, init) => {
 
 describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
   it("serves valid JSON followed by whitespace, so only a byte cap can refuse it", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
     const response = await fetch(issuer.discoveryUrl);
     expect(response.headers.get("content-length")).toBeNull();
     const text = await response.text();
@@ -541,8 +539,8 @@ describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
     ["without Content-Length", undefined],
     ["with a lying Content-Length", lyingContentLength],
   ] as const)("refuses a 200 KiB discovery document %s", async (_, lie) => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { discovery: { oversize: 200 * 1024 } });
     const h = countingRuntime({}, lie ? { respond: lie } : {});
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("larger than 102400");
@@ -552,24 +550,24 @@ describe("oversized documents (GHSA-75r6-6jg8-pfcq)", () => {
     ["without Content-Length", undefined],
     ["with a lying Content-Length", lyingContentLength],
   ] as const)("refuses a 200 KiB JWKS %s", async (_, lie) => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwks: { oversize: 200 * 1024 } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwks: { oversize: 200 * 1024 } });
     const h = countingRuntime({}, lie ? { respond: lie } : {});
     const detail = await expectFailure(h, await mint(issuer), "SIGNATURE_INVALID");
     expect(detail).toContain("larger than 102400");
   });
 
   it("accepts a document just under the cap", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwks: { oversize: 90 * 1024 } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwks: { oversize: 90 * 1024 } });
     await expectOk(countingRuntime(), await mint(issuer));
   });
 });
 
 describe("JWKS fetch", () => {
   it("refuses a JWKS redirect to a non-issuer URL and a failing JWKS, remembering the failure", async () => {
-    const issuer = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwks: { redirect: "http://example.com/jwks" } });
+    const issuer = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwks: { redirect: "http://example.com/jwks" } });
     const h = countingRuntime();
     const token = await mint(issuer);
     await expectFailure(h, token, "SIGNATURE_INVALID");
@@ -577,18 +575,18 @@ describe("JWKS fetch", () => {
     await expectFailure(h, token, "SIGNATURE_INVALID");
     expect(h.fetches).toHaveLength(2);
 
-    const failing = await double.createIssuer();
-    await double.setBehaviour(failing.id, { jwks: { status: 503 } });
+    const failing = await issuers.createIssuer();
+    await issuers.setBehaviour(failing.id, { jwks: { status: 503 } });
     await expectFailure(h, await mint(failing), "SIGNATURE_INVALID");
   });
 
   it("follows a JWKS redirect that passes the issuer rules", async () => {
-    const issuer = await double.createIssuer();
-    const other = await double.createIssuer();
-    await double.setBehaviour(issuer.id, { jwks: { redirect: `${other.issuer}/jwks` } });
+    const issuer = await issuers.createIssuer();
+    const other = await issuers.createIssuer();
+    await issuers.setBehaviour(issuer.id, { jwks: { redirect: `${other.issuer}/jwks` } });
     const h = countingRuntime();
     // Signed with a key from the redirect target's JWKS, under the first issuer's name.
-    await expectOk(h, await double.mintToken(other.id, { claims: { iss: issuer.issuer } }));
+    await expectOk(h, await issuers.mintToken(other.id, { claims: { iss: issuer.issuer } }));
     expect(await paths(other)).toEqual([JWKS]);
   });
 });
@@ -610,7 +608,7 @@ describe("KV failures", () => {
   } as unknown as KVNamespace;
 
   it("falls back to fetching and still refuses bad tokens", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const token = await mint(issuer);
     const a = countingRuntime({ STS_CACHE: brokenKv });
     await expectOk(a, token);

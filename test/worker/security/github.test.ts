@@ -19,8 +19,8 @@ import type { ManualClock } from "../../../src/platform/clock";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { FetchFn, Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
-import { CONTENTS, github, tenant, waiter } from "../github/setup";
-import { countingRuntime, FOO_POLICY } from "../helpers";
+import { CONTENTS, tenant, waiter } from "../github/setup";
+import { countingRuntime, FOO_POLICY, github } from "../helpers";
 
 afterEach(async () => {
   await reset();

@@ -5,15 +5,12 @@
  */
 
 import { reset } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it } from "vitest";
 import { verifyBearer } from "../../../src/oidc";
 import { ManualClock } from "../../../src/platform/clock";
 import type { Runtime } from "../../../src/platform/runtime";
-import { type CreatedIssuer, IssuerDoubleClient, type MintOptions } from "../../shared/issuer-double";
-import { countingRuntime, TEST_DOMAIN, urlOf } from "../helpers";
-
-const double = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+import type { CreatedIssuer, MintOptions } from "../../shared/issuer-double";
+import { countingRuntime, issuers, TEST_DOMAIN, urlOf } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -21,7 +18,7 @@ afterEach(async () => {
 
 async function mint(issuer: CreatedIssuer, options: MintOptions = {}): Promise<string> {
   const claims = { sub: "repo:o/r:ref:refs/heads/main", aud: TEST_DOMAIN, ...options.claims };
-  return double.mintToken(issuer.id, { ...options, claims });
+  return issuers.mintToken(issuer.id, { ...options, claims });
 }
 
 async function reasonOf(rt: Runtime, token: string): Promise<string> {
@@ -31,7 +28,7 @@ async function reasonOf(rt: Runtime, token: string): Promise<string> {
 
 describe("time claims at their edges (exp with zero leeway)", () => {
   it("a fractional exp that passed less than a second ago is expired", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const base = Math.floor(Date.now() / 1000);
     const h = countingRuntime({}, { clock: new ManualClock(base * 1000 + 700) });
     const token = await mint(issuer, { claims: { exp: base + 0.5, iat: base - 10, nbf: base - 10 } });
@@ -42,7 +39,7 @@ describe("time claims at their edges (exp with zero leeway)", () => {
   });
 
   it("exp equal to now is expired; one second later it is not yet", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const base = Math.floor(Date.now() / 1000);
     const h = countingRuntime({}, { clock: new ManualClock(base * 1000) });
     expect(await reasonOf(h.rt, await mint(issuer, { claims: { exp: base, iat: base - 5 } }))).toBe(
@@ -61,7 +58,7 @@ describe("time claims at their edges (exp with zero leeway)", () => {
     ["iat as an object", { iat: {} }, "TOKEN_NOT_YET_VALID"],
     ["nbf 301 s ahead", { nbf: "AHEAD_301" }, "TOKEN_NOT_YET_VALID"],
   ])("refuses %s", async (_name, claims, reason) => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const now = Math.floor(h.clock.now() / 1000);
     const fixed = Object.fromEntries(
@@ -71,7 +68,7 @@ describe("time claims at their edges (exp with zero leeway)", () => {
   });
 
   it("refuses a token without exp", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     expect(await reasonOf(h.rt, await mint(issuer, { omit: ["exp"] }))).toBe("TOKEN_EXPIRED");
   });
@@ -79,7 +76,7 @@ describe("time claims at their edges (exp with zero leeway)", () => {
 
 describe("headers naming other keys are never followed (jku, x5u, jwk, x5c)", () => {
   it("a token signed by a foreign key that carries its own key or key URL is refused, and nothing is fetched for it", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const elsewhere = `${issuer.issuer}/attacker-jwks`;
     const token = await mint(issuer, {
@@ -93,7 +90,7 @@ describe("headers naming other keys are never followed (jku, x5u, jwk, x5c)", ()
   });
 
   it("a valid token's jku/x5u are ignored too: the keys come from jwks_uri only", async () => {
-    const issuer = await double.createIssuer();
+    const issuer = await issuers.createIssuer();
     const h = countingRuntime();
     const token = await mint(issuer, {
       header: { jku: "https://attacker.example/jwks", x5u: "https://attacker.example/c" },
