@@ -89,11 +89,14 @@ describe("POST /oauth/token: a granted exchange", () => {
       expect(body.access_token).toMatch(/^ghs_/);
       expect(body.issued_token_type).toBe("urn:ietf:params:oauth:token-type:access_token");
       expect(body.token_type).toBe("Bearer");
-      expect(body.expires_in).toBeGreaterThan(3500);
-      expect(body.expires_in).toBeLessThanOrEqual(3600);
 
       const issued = (await github.tokens(s.ghId)).find((t) => t.token === body.access_token);
       expect(issued).toMatchObject({ repositories: ["repo"], permissions: { pull_requests: "write" } });
+      // Seconds from the service's clock (frozen in this test) to GitHub's expires_at: exact, whatever the load.
+      expect(body.expires_in).toBe(
+        Math.floor((Date.parse(issued?.expiresAt ?? "") - s.rt.clock.now()) / 1000),
+      );
+      expect(body.expires_in).toBeGreaterThan(3500);
       expect(mintBodies(await s.calls()).at(-1)).toEqual({
         repositories: ["repo"],
         permissions: { pull_requests: "write" },
