@@ -7,7 +7,12 @@
  * or uninstalled id); finds installations by org or user (case-insensitive logins); pages
  * `/app/installations`; serves files with the raw media type or as base64 JSON, refusing (404) a token
  * that does not cover the repository with contents read; revokes tokens on `DELETE /installation/token`.
- * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404) can be injected per route.
+ * For the webhook: a pull request's files (`GET /repos/{o}/{r}/pulls/{n}/files`, paged with `Link`
+ * headers, at most 100 a page), comparisons (`GET /repos/{o}/{r}/compare/{base}...{head}`, what differs
+ * between the two refs' files), check runs (`POST /repos/{o}/{r}/check-runs` and `PATCH …/{id}`, an
+ * installation token with `checks: write` on the repository, at most 50 annotations a request) and an
+ * installation's own record (`GET /app/installations/{id}`, App JWT, with its `permissions`).
+ * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404, hold) can be injected per route.
  *
  * Test files run in parallel, so all state is per tenant: a path tenant's base URL is
  * `http://127.0.0.1:<port>/t/<name>/api/v3` (GHES-style); hostname tenants (`api.github.com`,
@@ -16,15 +21,18 @@
  * are methods of {@link GitHubDouble} for Node scripts.
  */
 
-import { createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
+import { createHash, createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { RecordedCall } from "../shared/control-client";
 import {
   type AccountType,
+  type ChangedFile,
+  type CheckRunRecord,
   DEFAULT_INSTALLATION_PERMISSIONS,
   type Fault,
   type GitHubControl,
+  type PullSetup,
   type Tenant,
   type TenantSetup,
   type TokenRecord,
@@ -79,7 +87,24 @@ interface Repo {
   files: Map<string, string>;
   /** Files at other refs (a pull request's head SHA, another branch): ref → path → text. */
   refs: Map<string, Map<string, string>>;
+  pulls: Map<number, PullSetup>;
 }
+
+/** GitHub's own caps: a comparison lists at most 300 files, a pull request at most 3000. */
+const MAX_COMPARE_FILES = 300;
+const MAX_PULL_FILES = 3000;
+const MAX_ANNOTATIONS_PER_REQUEST = 50;
+const ANNOTATION_LEVELS = new Set(["notice", "warning", "failure"]);
+const CONCLUSIONS = new Set([
+  "action_required",
+  "cancelled",
+  "failure",
+  "neutral",
+  "success",
+  "skipped",
+  "stale",
+  "timed_out",
+]);
 
 interface ActiveFault extends Fault {
   regex: RegExp;
@@ -96,6 +121,9 @@ interface TenantState extends CallLog {
   tokens: Map<string, TokenRecord>;
   faults: ActiveFault[];
   clockOffsetSeconds: number;
+  checkRuns: CheckRunRecord[];
+  /** Answers a `hold` fault keeps back, each sent when released. */
+  held: (() => void)[];
 }
 
 function message(status: number, text: string, headers: Record<string, string> = {}): DoubleResponse {
@@ -174,6 +202,7 @@ export class GitHubDouble implements GitHubControl {
         refs: new Map(
           Object.entries(repo.refs ?? {}).map(([ref, files]) => [ref, new Map(Object.entries(files))]),
         ),
+        pulls: new Map(Object.entries(repo.pulls ?? {}).map(([n, pull]) => [Number(n), { ...pull }])),
       });
     }
     this.tenants.set(tenant.id, tenant);
@@ -230,8 +259,44 @@ export class GitHubDouble implements GitHubControl {
     else repo.files.set(path, text);
   }
 
+  async setRef(
+    id: string,
+    repoName: string,
+    ref: string,
+    files: Record<string, string> | null,
+  ): Promise<void> {
+    const repo = this.repoOf(id, repoName);
+    if (files === null) repo.refs.delete(ref);
+    else repo.refs.set(ref, new Map(Object.entries(files)));
+  }
+
+  async setPull(id: string, repoName: string, number: number, pull: PullSetup): Promise<void> {
+    this.repoOf(id, repoName).pulls.set(number, { ...pull });
+  }
+
   async setClockOffset(id: string, seconds: number): Promise<void> {
     tenantOf(id, this.tenants).clockOffsetSeconds = seconds;
+  }
+
+  async checkRuns(id: string): Promise<CheckRunRecord[]> {
+    return tenantOf(id, this.tenants).checkRuns.map((run) => structuredClone(run));
+  }
+
+  async held(id: string): Promise<number> {
+    return tenantOf(id, this.tenants).held.length;
+  }
+
+  async release(id: string): Promise<number> {
+    const tenant = tenantOf(id, this.tenants);
+    const waiting = tenant.held.splice(0);
+    for (const send of waiting) send();
+    return waiting.length;
+  }
+
+  private repoOf(id: string, repoName: string): Repo {
+    const repo = tenantOf(id, this.tenants).repos.get(repoName.toLowerCase());
+    if (repo === undefined) throw new Error(`unknown repo ${repoName}`);
+    return repo;
   }
 
   // ---- HTTP ----------------------------------------------------------------------------------
@@ -303,6 +368,23 @@ export class GitHubDouble implements GitHubControl {
       case "POST clock":
         await this.setClockOffset(id, Number(body.seconds));
         return jsonResponse(200, {});
+      case "POST ref":
+        await this.setRef(
+          id,
+          String(body.repo),
+          String(body.ref),
+          body.files === null ? null : (body.files as Record<string, string>),
+        );
+        return jsonResponse(200, {});
+      case "POST pull":
+        await this.setPull(id, String(body.repo), Number(body.number), body.pull as unknown as PullSetup);
+        return jsonResponse(200, {});
+      case "GET check-runs":
+        return jsonResponse(200, { checkRuns: await this.checkRuns(id) });
+      case "GET held":
+        return jsonResponse(200, { held: await this.held(id) });
+      case "POST release":
+        return jsonResponse(200, { released: await this.release(id) });
       default:
         return jsonResponse(404, { error: `unknown control operation ${op}` });
     }
@@ -321,6 +403,8 @@ export class GitHubDouble implements GitHubControl {
       calls: [],
       seq: 0,
       clockOffsetSeconds: 0,
+      checkRuns: [],
+      held: [],
     };
   }
 
@@ -331,7 +415,14 @@ export class GitHubDouble implements GitHubControl {
   }
 
   private async serve(tenant: TenantState, req: DoubleRequest, path: string): Promise<DoubleResponse> {
-    const out = recordAndRoute(tenant, req, path, () => this.route(tenant, req, path));
+    let hold = false;
+    const out = recordAndRoute(tenant, req, path, () => {
+      const routed = this.route(tenant, req, path);
+      hold = routed.hold;
+      return routed.answer;
+    });
+    // A held answer is what GitHub said when asked, sent only once released.
+    if (hold) await new Promise<void>((release) => tenant.held.push(release));
     // GitHub's clock, as every GitHub answer carries it (auth-app measures clock skew from it).
     if (!out.hang) {
       out.headers = { date: new Date(this.nowSeconds(tenant) * 1000).toUTCString(), ...(out.headers ?? {}) };
@@ -339,21 +430,30 @@ export class GitHubDouble implements GitHubControl {
     return out;
   }
 
-  private route(tenant: TenantState, req: DoubleRequest, path: string): DoubleResponse {
+  private route(
+    tenant: TenantState,
+    req: DoubleRequest,
+    path: string,
+  ): { answer: DoubleResponse; hold: boolean } {
     if ((req.headers["user-agent"] ?? "").trim() === "") {
-      return message(
+      const answer = message(
         403,
         "Request forbidden by administrative rules. Please make sure your request has a User-Agent header.",
       );
+      return { answer, hold: false };
     }
     const fault = tenant.faults.find(
       (f) =>
         f.left > 0 && (f.method === undefined || f.method.toUpperCase() === req.method) && f.regex.test(path),
     );
-    if (fault !== undefined) {
-      fault.left--;
-      return this.faultAnswer(tenant, fault);
+    if (fault !== undefined) fault.left--;
+    if (fault !== undefined && fault.answer !== "hold") {
+      return { answer: this.faultAnswer(tenant, fault), hold: false };
     }
+    return { answer: this.api(tenant, req, path), hold: fault !== undefined };
+  }
+
+  private api(tenant: TenantState, req: DoubleRequest, path: string): DoubleResponse {
     const m = req.method;
     if (m === "GET" && path === "/app/installations")
       return this.withApp(tenant, req, () => this.list(tenant, req));
@@ -366,6 +466,31 @@ export class GitHubDouble implements GitHubControl {
     if (m === "POST" && mint) {
       const id = Number(mint[1]);
       return this.withApp(tenant, req, () => this.mint(tenant, id, req.body));
+    }
+    const installation = /^\/app\/installations\/(\d+)$/.exec(path);
+    if (m === "GET" && installation) {
+      const id = Number(installation[1]);
+      return this.withApp(tenant, req, () => this.installationById(tenant, id));
+    }
+    const pullFiles = /^\/repos\/([^/]+)\/([^/]+)\/pulls\/(\d+)\/files$/.exec(path);
+    if (m === "GET" && pullFiles) {
+      const [, owner, repo, n] = (pullFiles as unknown as string[]).map((s) => decodeURIComponent(s));
+      return this.pullFiles(tenant, req, owner as string, repo as string, Number(n));
+    }
+    const compare = /^\/repos\/([^/]+)\/([^/]+)\/compare\/([^/]+)$/.exec(path);
+    if (m === "GET" && compare) {
+      const [, owner, repo, basehead] = (compare as unknown as string[]).map((s) => decodeURIComponent(s));
+      return this.compare(tenant, req, owner as string, repo as string, basehead as string);
+    }
+    const checkRun = /^\/repos\/([^/]+)\/([^/]+)\/check-runs(?:\/(\d+))?$/.exec(path);
+    if (
+      checkRun &&
+      ((m === "POST" && checkRun[3] === undefined) || (m === "PATCH" && checkRun[3] !== undefined))
+    ) {
+      const owner = decodeURIComponent(checkRun[1] as string);
+      const repo = decodeURIComponent(checkRun[2] as string);
+      const id = checkRun[3] === undefined ? undefined : Number(checkRun[3]);
+      return this.checkRun(tenant, req, owner, repo, id);
     }
     const contents = /^\/repos\/([^/]+)\/([^/]+)\/contents\/(.+)$/.exec(path);
     if (m === "GET" && contents) {
@@ -399,6 +524,8 @@ export class GitHubDouble implements GitHubControl {
         return message(404, "Not Found");
       case "hang":
         return { status: 200, hang: true };
+      case "hold":
+        throw new Error("a held answer is the API's own (see route)");
     }
   }
 
@@ -616,6 +743,208 @@ export class GitHubDouble implements GitHubControl {
       path: file,
       content: bytes.toString("base64").replace(/(.{60})/g, "$1\n"),
     });
+  }
+
+  private installationById(tenant: TenantState, id: number): DoubleResponse {
+    const account = [...tenant.accounts.values()].find((a) => a.installationId === id);
+    if (account === undefined) return message(404, "Not Found");
+    return jsonResponse(200, this.installationJson(account));
+  }
+
+  /**
+   * The repository `owner/name` if the request's installation token covers it with `permission` at
+   * `level` or more; otherwise GitHub's answer: 401 for no working token, 404 for a repository the token
+   * cannot see, 403 for one it sees without that permission.
+   */
+  private authorize(
+    tenant: TenantState,
+    req: DoubleRequest,
+    owner: string,
+    name: string,
+    permission: string,
+    level: "read" | "write",
+  ): { repo: Repo } | { refused: DoubleResponse } {
+    const token = this.tokenOf(tenant, req.headers.authorization ?? "");
+    if (token === undefined) return { refused: message(401, "Bad credentials") };
+    const repo = tenant.repos.get(`${owner}/${name}`.toLowerCase());
+    const account = [...tenant.accounts.values()].find((a) => a.installationId === token.installationId);
+    const sees =
+      repo !== undefined &&
+      account !== undefined &&
+      this.accessibleRepos(tenant, account).includes(repo) &&
+      (token.repositories === null ||
+        token.repositories.some((r) => r.toLowerCase() === repo.name.toLowerCase()));
+    if (!sees || repo === undefined) return { refused: message(404, "Not Found") };
+    if ((LEVEL[token.permissions[permission] ?? ""] ?? 0) < (LEVEL[level] ?? 9)) {
+      return { refused: message(403, "Resource not accessible by integration") };
+    }
+    return { repo };
+  }
+
+  /** The files of a ref: the default branch by name, or a ref set up in `refs`. */
+  private filesAt(repo: Repo, ref: string): Map<string, string> | undefined {
+    return ref === repo.defaultBranch ? repo.files : repo.refs.get(ref);
+  }
+
+  /** What differs between two sets of files, as GitHub lists changed files (sorted by name). */
+  private diff(base: Map<string, string>, head: Map<string, string>): ChangedFile[] {
+    const out: ChangedFile[] = [];
+    for (const [filename, text] of head) {
+      const before = base.get(filename);
+      if (before === undefined) out.push({ filename, status: "added" });
+      else if (before !== text) out.push({ filename, status: "modified" });
+    }
+    for (const filename of base.keys()) if (!head.has(filename)) out.push({ filename, status: "removed" });
+    return out.sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+  }
+
+  private fileJson(file: ChangedFile): Record<string, unknown> {
+    const sha = createHash("sha1").update(file.filename).digest("hex");
+    return { sha, additions: 0, deletions: 0, changes: 0, ...file };
+  }
+
+  private pullFiles(
+    tenant: TenantState,
+    req: DoubleRequest,
+    owner: string,
+    name: string,
+    number: number,
+  ): DoubleResponse {
+    const auth = this.authorize(tenant, req, owner, name, "pull_requests", "read");
+    if ("refused" in auth) return auth.refused;
+    const pull = auth.repo.pulls.get(number);
+    if (pull === undefined) return message(404, "Not Found");
+    const base = this.filesAt(auth.repo, pull.base ?? auth.repo.defaultBranch) ?? new Map();
+    const head = this.filesAt(auth.repo, pull.head) ?? new Map();
+    const files = (pull.files ?? this.diff(base, head)).slice(0, MAX_PULL_FILES);
+    const perPage = Math.min(100, Math.max(1, Number(req.url.searchParams.get("per_page") ?? "30") || 30));
+    const page = Math.max(1, Number(req.url.searchParams.get("page") ?? "1") || 1);
+    const items = files.slice((page - 1) * perPage, page * perPage).map((f) => this.fileJson(f));
+    const last = Math.max(1, Math.ceil(files.length / perPage));
+    const url = (p: number) =>
+      `${tenant.baseUrl}/repos/${auth.repo.owner}/${auth.repo.name}/pulls/${number}/files?per_page=${perPage}&page=${p}`;
+    const links: string[] = [];
+    if (page < last) links.push(`<${url(page + 1)}>; rel="next"`, `<${url(last)}>; rel="last"`);
+    if (page > 1) links.push(`<${url(1)}>; rel="first"`, `<${url(page - 1)}>; rel="prev"`);
+    return jsonResponse(200, items, links.length > 0 ? { link: links.join(", ") } : {});
+  }
+
+  private compare(
+    tenant: TenantState,
+    req: DoubleRequest,
+    owner: string,
+    name: string,
+    basehead: string,
+  ): DoubleResponse {
+    const auth = this.authorize(tenant, req, owner, name, "contents", "read");
+    if ("refused" in auth) return auth.refused;
+    const parts = basehead.split("...");
+    if (parts.length !== 2) return message(404, "Not Found");
+    const base = this.filesAt(auth.repo, parts[0] as string);
+    const head = this.filesAt(auth.repo, parts[1] as string);
+    if (base === undefined || head === undefined) return message(404, "Not Found");
+    const files = this.diff(base, head).slice(0, MAX_COMPARE_FILES);
+    return jsonResponse(200, {
+      status: files.length === 0 ? "identical" : "ahead",
+      ahead_by: files.length === 0 ? 0 : 1,
+      behind_by: 0,
+      total_commits: files.length === 0 ? 0 : 1,
+      commits: [],
+      files: files.map((f) => this.fileJson(f)),
+    });
+  }
+
+  private checkRun(
+    tenant: TenantState,
+    req: DoubleRequest,
+    owner: string,
+    name: string,
+    id: number | undefined,
+  ): DoubleResponse {
+    const auth = this.authorize(tenant, req, owner, name, "checks", "write");
+    if ("refused" in auth) return auth.refused;
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(req.body) as Record<string, unknown>;
+    } catch {
+      return message(400, "Problems parsing JSON");
+    }
+    if (typeof body !== "object" || body === null) return message(400, "Problems parsing JSON");
+    const invalid = (why: string) => message(422, `Invalid request.\n\n${why}`);
+    const output = body.output as Record<string, unknown> | undefined;
+    let annotations: Record<string, unknown>[] = [];
+    if (output !== undefined) {
+      if (typeof output !== "object" || output === null) return invalid("output is not an object.");
+      if (typeof output.title !== "string" || typeof output.summary !== "string") {
+        return invalid('"title" and "summary" are required keys of output.');
+      }
+      if (output.annotations !== undefined) {
+        if (!Array.isArray(output.annotations)) return invalid("annotations is not an array.");
+        annotations = output.annotations as Record<string, unknown>[];
+        if (annotations.length > MAX_ANNOTATIONS_PER_REQUEST) {
+          return invalid(`Only ${MAX_ANNOTATIONS_PER_REQUEST} annotations are allowed per request.`);
+        }
+        for (const a of annotations) {
+          const ok =
+            typeof a === "object" &&
+            a !== null &&
+            typeof a.path === "string" &&
+            Number.isInteger(a.start_line) &&
+            Number.isInteger(a.end_line) &&
+            (a.start_line as number) >= 1 &&
+            (a.end_line as number) >= (a.start_line as number) &&
+            typeof a.message === "string" &&
+            ANNOTATION_LEVELS.has(String(a.annotation_level));
+          if (!ok)
+            return invalid("an annotation lacks path, start_line, end_line, annotation_level or message.");
+        }
+      }
+    }
+    if (body.conclusion !== undefined && !CONCLUSIONS.has(String(body.conclusion))) {
+      return invalid(`${String(body.conclusion)} is not a valid conclusion.`);
+    }
+    const fullName = `${auth.repo.owner}/${auth.repo.name}`;
+    if (id === undefined) {
+      if (typeof body.name !== "string" || body.name === "") return invalid('"name" wasn\'t supplied.');
+      if (typeof body.head_sha !== "string") return invalid('"head_sha" wasn\'t supplied.');
+      if (!auth.repo.refs.has(body.head_sha)) return invalid(`No commit found for SHA: ${body.head_sha}`);
+      if (body.status === "completed" && body.conclusion === undefined) {
+        return invalid('"conclusion" is required when status is completed.');
+      }
+      const run: CheckRunRecord = {
+        id: this.nextId++,
+        repo: fullName,
+        created: body,
+        updates: [],
+        annotations: [...annotations],
+      };
+      tenant.checkRuns.push(run);
+      return jsonResponse(201, this.checkRunJson(run));
+    }
+    const run = tenant.checkRuns.find((r) => r.id === id && r.repo.toLowerCase() === fullName.toLowerCase());
+    if (run === undefined) return message(404, "Not Found");
+    run.updates.push(body);
+    run.annotations.push(...annotations);
+    return jsonResponse(200, this.checkRunJson(run));
+  }
+
+  private checkRunJson(run: CheckRunRecord): Record<string, unknown> {
+    const latest = { ...run.created, ...Object.assign({}, ...run.updates) } as Record<string, unknown>;
+    const output = (latest.output ?? {}) as Record<string, unknown>;
+    return {
+      id: run.id,
+      head_sha: run.created.head_sha,
+      external_id: latest.external_id ?? "",
+      name: latest.name,
+      status: latest.status ?? "queued",
+      conclusion: latest.conclusion ?? null,
+      output: {
+        title: output.title ?? null,
+        summary: output.summary ?? null,
+        text: output.text ?? null,
+        annotations_count: run.annotations.length,
+      },
+    };
   }
 
   private revoke(tenant: TenantState, req: DoubleRequest): DoubleResponse {

@@ -27,6 +27,38 @@ export interface RepoSetup {
   files?: Record<string, string>;
   /** Files at other refs (a pull request's head SHA, another branch): ref → path → text. */
   refs?: Record<string, Record<string, string>>;
+  /** Pull requests by number. */
+  pulls?: Record<string, PullSetup>;
+}
+
+/** A file as GitHub lists it in a pull request's files or a comparison. */
+export interface ChangedFile {
+  filename: string;
+  status: "added" | "modified" | "removed" | "renamed" | "copied" | "changed" | "unchanged";
+  /** For `renamed`: the path it had before. */
+  previous_filename?: string;
+}
+
+export interface PullSetup {
+  /** The head commit SHA; its files are `RepoSetup.refs[head]`. */
+  head: string;
+  /** The base ref (default: the default branch). */
+  base?: string;
+  /** The files GitHub lists for the pull request (default: what differs between base and head). */
+  files?: ChangedFile[];
+}
+
+/** A check run created on the double, with everything sent to it. */
+export interface CheckRunRecord {
+  id: number;
+  /** `owner/repo` as the request path named it. */
+  repo: string;
+  /** The body of `POST /repos/{owner}/{repo}/check-runs`. */
+  created: Record<string, unknown>;
+  /** The bodies of every later `PATCH /repos/{owner}/{repo}/check-runs/{id}`, in order. */
+  updates: Record<string, unknown>[];
+  /** Every annotation the run received, in the order sent. */
+  annotations: Record<string, unknown>[];
 }
 
 export interface TenantSetup {
@@ -61,7 +93,9 @@ export interface Tenant {
  * - `rate-limited`: 403 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` (`resetInSeconds`),
  * - `too-many-requests`: 429 with `Retry-After: retryAfter`,
  * - `server-error`: 500, `hang`: never answers,
- * - `not-found`: 404.
+ * - `not-found`: 404,
+ * - `hold`: answers as GitHub would at the moment of the request, but only once `release` is called
+ *   (a read held open while something else happens).
  */
 export type FaultAnswer =
   | "unprocessable"
@@ -70,7 +104,8 @@ export type FaultAnswer =
   | "too-many-requests"
   | "server-error"
   | "hang"
-  | "not-found";
+  | "not-found"
+  | "hold";
 
 export interface Fault {
   /** HTTP method (default: any). */
@@ -124,7 +159,17 @@ export interface GitHubControl {
   /** Installs the App again on `account`, under a NEW installation id. */
   reinstall(id: string, account: string): Promise<{ installationId: number }>;
   setFile(id: string, repo: string, path: string, text: string | null): Promise<void>;
+  /** Sets the files of a ref (a commit SHA or a branch other than the default); null removes the ref. */
+  setRef(id: string, repo: string, ref: string, files: Record<string, string> | null): Promise<void>;
+  /** Creates or replaces a pull request. */
+  setPull(id: string, repo: string, number: number, pull: PullSetup): Promise<void>;
   setClockOffset(id: string, seconds: number): Promise<void>;
+  /** The check runs created so far, oldest first. */
+  checkRuns(id: string): Promise<CheckRunRecord[]>;
+  /** How many answers a `hold` fault is holding. */
+  held(id: string): Promise<number>;
+  /** Sends every held answer; how many there were. */
+  release(id: string): Promise<number>;
 }
 
 /** Talks to the double at `baseUrl` (e.g. `env.GITHUB_DOUBLE_URL`). */
@@ -164,7 +209,23 @@ export class GitHubDoubleClient extends ControlClient implements GitHubControl {
   async setFile(id: string, repo: string, path: string, text: string | null): Promise<void> {
     await this.call("POST", `${this.tenant(id)}/file`, { repo, path, text });
   }
+  async setRef(id: string, repo: string, ref: string, files: Record<string, string> | null): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/ref`, { repo, ref, files });
+  }
+  async setPull(id: string, repo: string, number: number, pull: PullSetup): Promise<void> {
+    await this.call("POST", `${this.tenant(id)}/pull`, { repo, number, pull });
+  }
   async setClockOffset(id: string, seconds: number): Promise<void> {
     await this.call("POST", `${this.tenant(id)}/clock`, { seconds });
+  }
+  async checkRuns(id: string): Promise<CheckRunRecord[]> {
+    return (await this.call<{ checkRuns: CheckRunRecord[] }>("GET", `${this.tenant(id)}/check-runs`))
+      .checkRuns;
+  }
+  async held(id: string): Promise<number> {
+    return (await this.call<{ held: number }>("GET", `${this.tenant(id)}/held`)).held;
+  }
+  async release(id: string): Promise<number> {
+    return (await this.call<{ released: number }>("POST", `${this.tenant(id)}/release`, {})).released;
   }
 }
