@@ -19,7 +19,9 @@
  * Invalid: the last-known-good copy, else `ORG_ISSUERS_INVALID`. Cached like policies: fresh 5 min,
  * a stale copy (present or absent) for 1 h used only when GitHub cannot answer, and the last valid
  * file for 1 h kept apart, so an eviction (the webhook) drops the fresh copy but never the
- * last-known-good one. Concurrent cold lookups for one owner in an isolate share one read.
+ * last-known-good one. Concurrent cold lookups for one owner in an isolate share one read; a read
+ * that started before an eviction stores nothing, and no lookup after the eviction joins it
+ * (docs/webhook.md, "Eviction").
  */
 
 import { fail, ok, type Result } from "../errors/catalogue";
@@ -29,6 +31,7 @@ import {
   MAX_POLICY_BYTES,
   MEMORY_CACHE_ENTRIES,
   MEMORY_POLICY_TEXT_BUDGET_CHARS,
+  ORG_ISSUERS_EVICTION_MARKER_TTL_MS,
   ORG_ISSUERS_FRESH_TTL_MS,
   ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS,
   ORG_ISSUERS_MEMORY_TTL_MS,
@@ -100,9 +103,16 @@ function parsed(rt: Runtime, text: string): { file: TrustedIssuers | null; probl
 /** Cold reads in flight in this isolate, one per owner, shared by concurrent exchanges. */
 const inflight = isolateState(() => new Map<string, Promise<Result<OrgIssuers>>>());
 
-/** Drops the fresh and stale copies of `owner`'s file (the webhook's entry point); keeps the last-known-good one. */
+/**
+ * Drops the fresh and stale copies of `owner`'s file (the webhook's entry point) and leaves an eviction
+ * marker, so that a read under way stores nothing; keeps the last-known-good one on purpose (an
+ * invalid file merged after a good one must not turn into an outage). A lookup after the eviction
+ * starts a read of its own instead of joining one that started before.
+ */
 export async function evictOrgIssuers(rt: Runtime, owner: string): Promise<void> {
-  await tier(rt).delete(keyOf(rt, owner));
+  const key = keyOf(rt, owner);
+  inflight(rt.caches).delete(key);
+  await tier(rt).evict(key, ORG_ISSUERS_EVICTION_MARKER_TTL_MS);
 }
 
 /** The trusted-issuer file of `owner`, from the caches or read; see the module comment. */
@@ -118,7 +128,13 @@ export async function lookupOrgIssuers(
   const pending = inflight(rt.caches);
   let read = pending.get(key);
   if (read === undefined) {
-    read = readAndStore(rt, ctx, owner, installation, key).finally(() => pending.delete(key));
+    const started: Promise<Result<OrgIssuers>> = readAndStore(rt, ctx, owner, installation, key).finally(
+      () => {
+        // An eviction may have put a newer read in its place.
+        if (pending.get(key) === started) pending.delete(key);
+      },
+    );
+    read = started;
     pending.set(key, read);
   }
   return read;
@@ -157,6 +173,9 @@ async function readAndStore(
 ): Promise<Result<OrgIssuers>> {
   if (!rt.config.ok) return { ok: false, failure: rt.config.failure };
   const repo = rt.config.value.orgPolicyRepo;
+  const cache = tier(rt);
+  // Taken before the read: if the file is evicted while it is read, what was read is not stored.
+  const mark = await cache.marker(key);
   const read = await readFile(
     rt,
     ctx,
@@ -164,12 +183,13 @@ async function readAndStore(
     { owner, repo, path: TRUSTED_ISSUERS_PATH, maxBytes: MAX_POLICY_BYTES },
     "trusted-issuer read",
   );
-  const cache = tier(rt);
   const store = (value: Cached) =>
-    cache.put(key, value, {
-      ttlMs: ORG_ISSUERS_FRESH_TTL_MS,
-      staleMs: ORG_ISSUERS_STALE_TTL_MS - ORG_ISSUERS_FRESH_TTL_MS,
-    });
+    cache.putUnlessEvicted(
+      key,
+      value,
+      { ttlMs: ORG_ISSUERS_FRESH_TTL_MS, staleMs: ORG_ISSUERS_STALE_TTL_MS - ORG_ISSUERS_FRESH_TTL_MS },
+      mark,
+    );
   switch (read.kind) {
     case "file": {
       const { file, problem } = parsed(rt, read.text);
@@ -177,12 +197,15 @@ async function readAndStore(
         await store({ invalid: problem });
         return invalid(rt, owner, problem);
       }
-      await store({ text: read.text });
-      await lastKnownGoodTier(rt).put(
-        key,
-        { text: read.text },
-        { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS },
-      );
+      // The last-known-good copy only from a read that no eviction overtook (an older valid file must
+      // not replace a newer one).
+      if (await store({ text: read.text })) {
+        await lastKnownGoodTier(rt).put(
+          key,
+          { text: read.text },
+          { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS },
+        );
+      }
       return ok({ state: "present", file, source: "github" });
     }
     case "absent":

@@ -9,6 +9,8 @@
  * eviction reaches every isolate within a minute), a stale copy for 1 h served only on a rate limit,
  * and a 404 remembered 5 min (checked before any GitHub call, step 8 of docs/refusals.md, "Evaluation
  * order"). Only default-branch reads come here; a read at a pull request's head never does.
+ * The webhook evicts a policy when a push to the default branch changes it; a read that started before
+ * that eviction never stores what it read (docs/webhook.md, "Eviction").
  * Keys hold the GitHub base URL, the lowercase owner and repo (GitHub names are case-insensitive) and
  * the identity as written (it names a file).
  */
@@ -21,6 +23,7 @@ import {
   MEMORY_POLICY_TEXT_BUDGET_CHARS,
   POLICY_FRESH_TTL_MS,
   POLICY_MEMORY_TTL_MS,
+  POLICY_EVICTION_MARKER_TTL_MS,
   POLICY_NOT_FOUND_TTL_MS,
   POLICY_STALE_TTL_MS,
 } from "../platform/limits";
@@ -67,9 +70,13 @@ export async function lookupPolicy(
   return { state: "cached", text: { text: hit.value.text, source: hit.from } };
 }
 
-/** The webhook's eviction entry point: drops the fresh, stale and 404 entries of this policy. */
+/**
+ * The webhook's eviction entry point: drops the fresh, stale and 404 entries of this policy from this
+ * isolate's memory and from KV, and leaves a marker so that a read already under way does not store
+ * its (older) text.
+ */
 export async function evictPolicy(rt: Runtime, owner: string, repo: string, identity: string): Promise<void> {
-  await tier(rt).delete(keyOf(rt, owner, repo, identity));
+  await tier(rt).evict(keyOf(rt, owner, repo, identity), POLICY_EVICTION_MARKER_TTL_MS);
 }
 
 /** The policy text of `owner/repo` for `identity`; see the module comment. */
@@ -89,6 +96,8 @@ export async function readPolicy(
   if (cached.state === "missing") return fail("POLICY_NOT_FOUND", { identity }, "policy 404 remembered");
   if (cached.state === "cached") return ok(cached.text);
 
+  // Taken before the read: if the policy is evicted while it is read, what was read is not stored.
+  const mark = await cache.marker(key);
   // The default branch only (no ref): only what was merged may decide an exchange.
   const read = await readFile(
     rt,
@@ -99,15 +108,16 @@ export async function readPolicy(
   );
   switch (read.kind) {
     case "file":
-      await cache.put(
+      await cache.putUnlessEvicted(
         key,
         { text: read.text },
         { ttlMs: POLICY_FRESH_TTL_MS, staleMs: POLICY_STALE_TTL_MS - POLICY_FRESH_TTL_MS },
+        mark,
       );
       return ok({ text: read.text, source: "github" });
     case "absent":
       // Replaces any stale copy too: the file is gone.
-      await cache.put(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL_MS });
+      await cache.putUnlessEvicted(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL_MS }, mark);
       return fail("POLICY_NOT_FOUND", { identity }, read.detail);
     case "no-access":
       // 422 on the read token: the repository is not one the installation can read (absent, or not

@@ -7,6 +7,10 @@
  *
  * One {@link CacheFactory} is made per Worker instance (isolate). A test that builds a second factory
  * over the same KV namespace gets a "new isolate": shared KV, empty memory.
+ *
+ * Evictions leave a marker (docs/webhook.md, "Eviction"): a reader takes the key's marker before it
+ * fetches and stores its result only while the marker is unchanged, so a read that started before an
+ * eviction never writes an old value back over it.
  */
 
 import type { Clock } from "./clock";
@@ -108,6 +112,8 @@ interface CacheStats {
 
 class CacheTier<V> {
   private readonly memory: Lru<Stored<V>>;
+  /** This isolate's eviction markers, by key. */
+  private readonly marks: Lru<string>;
   readonly stats: CacheStats = { memoryHits: 0, kvHits: 0, misses: 0, kvErrors: 0 };
 
   constructor(
@@ -122,6 +128,7 @@ class CacheTier<V> {
       options.memoryMaxWeight,
       weigh === undefined ? undefined : (stored) => weigh(stored.v),
     );
+    this.marks = new Lru<string>(options.memoryEntries);
   }
 
   private get useKv(): boolean {
@@ -190,6 +197,56 @@ class CacheTier<V> {
     }
   }
 
+  /**
+   * Drops `key` (memory and KV) and leaves a new eviction marker for it: in this isolate's memory, and
+   * in KV for `markerTtlMs`, where other isolates see it. The marker is written before the entry is
+   * deleted, so a reader that stores after the marker check has its write deleted here.
+   */
+  async evict(key: string, markerTtlMs: number): Promise<void> {
+    const mark = crypto.randomUUID();
+    this.marks.set(key, mark);
+    if (this.useKv && this.kv !== undefined) {
+      const ttlSeconds = Math.max(KV_MIN_EXPIRATION_TTL_SECONDS, Math.ceil(markerTtlMs / 1000));
+      try {
+        await this.kv.put(await this.kvKey(key, MARKER), mark, { expirationTtl: ttlSeconds });
+      } catch (error) {
+        this.stats.kvErrors++;
+        this.onKvError("put", error);
+      }
+    }
+    await this.delete(key);
+  }
+
+  /**
+   * The eviction marker of `key` as this isolate sees it (its own marker and the one in KV). A reader
+   * takes it before it fetches and hands it to {@link putUnlessEvicted}. An unreadable KV marker is a
+   * fresh value every time, so nothing is stored while KV cannot say.
+   */
+  async marker(key: string): Promise<string> {
+    const own = this.marks.get(key) ?? "";
+    if (!this.useKv || this.kv === undefined) return own;
+    try {
+      return `${own}|${(await this.kv.get(await this.kvKey(key, MARKER), "text")) ?? ""}`;
+    } catch (error) {
+      this.stats.kvErrors++;
+      this.onKvError("get", error);
+      return `${own}|unreadable ${crypto.randomUUID()}`;
+    }
+  }
+
+  /**
+   * {@link put}, unless `key` was evicted since `mark` was taken: checked before the write (no write
+   * then) and after it (the write is deleted again), so a value read before an eviction never outlives
+   * it. Answers whether the value is stored.
+   */
+  async putUnlessEvicted(key: string, value: V, options: PutOptions, mark: string): Promise<boolean> {
+    if ((await this.marker(key)) !== mark) return false;
+    await this.put(key, value, options);
+    if ((await this.marker(key)) === mark) return true;
+    await this.delete(key);
+    return false;
+  }
+
   private remember(key: string, stored: Stored<V>, now: number): void {
     const cap = this.options.memoryMaxMs;
     const fresh = cap ? Math.min(stored.fresh, now + cap) : stored.fresh;
@@ -213,12 +270,16 @@ class CacheTier<V> {
     }
   }
 
-  private async kvKey(key: string): Promise<string> {
-    const full = `${this.options.name}:${key}`;
+  /** The KV key of `key` (`kind` MARKER: of its eviction marker). */
+  private async kvKey(key: string, kind = ""): Promise<string> {
+    const full = `${this.options.name}${kind}:${key}`;
     if (new TextEncoder().encode(full).byteLength <= KV_MAX_KEY_BYTES) return full;
-    return `${this.options.name}:sha256:${await sha256Hex(key)}`;
+    return `${this.options.name}${kind}:sha256:${await sha256Hex(key)}`;
   }
 }
+
+/** Eviction markers live beside the entries, under `<tier name>~evicted:`. */
+const MARKER = "~evicted";
 
 /** Lowercase hex SHA-256 of a UTF-8 string (also what the audit line records for tokens). */
 export async function sha256Hex(text: string): Promise<string> {

@@ -159,3 +159,38 @@ export const EXCHANGE_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
 /** Retry-After sent when an organization's trusted-issuer file cannot be read (GitHub down, or limited). */
 export const ORG_ISSUERS_UNAVAILABLE_RETRY_AFTER_SECONDS = GITHUB_UNAVAILABLE_RETRY_AFTER_SECONDS;
 export const ORG_ISSUERS_RATE_LIMIT_RETRY_AFTER_SECONDS = GITHUB_RATE_LIMIT_RETRY_AFTER_SECONDS;
+
+/**
+ * The webhook (docs/webhook.md, "Limits"). A delivery is at most GitHub's own cap of 25 MiB, counted
+ * while it streams, before anything is hashed.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
+/**
+ * One delivery validates at most this many files: with the listing pages, the check run and the token
+ * it stays within the free plan's 50 subrequests per request.
+ */
+export const MAX_WEBHOOK_VALIDATED_FILES = 20;
+/** Pages of changed files (100 a page, GitHub's most) one delivery reads, over every listing it makes. */
+export const MAX_WEBHOOK_LIST_PAGES = 10;
+export const WEBHOOK_LIST_PER_PAGE = 100;
+/** A push payload lists fewer commits than this in full; from this many on, the service compares. */
+export const WEBHOOK_PUSH_PAYLOAD_COMMITS = 20;
+/** GitHub takes at most 50 annotations per check-run request; further ones go in PATCH requests. */
+export const MAX_CHECK_RUN_ANNOTATIONS_PER_REQUEST = 50;
+/** Annotations one check run carries at most (one POST and two PATCH requests); the rest are counted. */
+export const MAX_CHECK_RUN_ANNOTATIONS = 150;
+/** GitHub's cap on a check run's `output.summary` and `output.text`, in characters. */
+export const MAX_CHECK_RUN_OUTPUT_CHARS = 65_535;
+/** An annotation's message, in characters (GitHub allows 64 KiB). */
+export const MAX_CHECK_RUN_ANNOTATION_CHARS = 4096;
+/**
+ * GitHub waits 10 s for an answer; a delivery still at work after this long is answered 202 and
+ * finishes in the background.
+ */
+export const WEBHOOK_ANSWER_DEADLINE_MS = 8 * SECOND;
+/**
+ * An eviction leaves a marker this long (the fresh window), so that a read that started before it does
+ * not write its result back over it (docs/webhook.md, "Eviction").
+ */
+export const POLICY_EVICTION_MARKER_TTL_MS = POLICY_FRESH_TTL_MS;
+export const ORG_ISSUERS_EVICTION_MARKER_TTL_MS = ORG_ISSUERS_FRESH_TTL_MS;
