@@ -9,6 +9,7 @@ import type { DoorContext } from "./endpoints/context";
 import { healthz, refreshNotSupported, root } from "./endpoints/health";
 import { METADATA_PATH, oauthMetadata, oauthToken, TOKEN_PATH } from "./endpoints/oauth-token";
 import { stsExchange } from "./endpoints/sts-exchange";
+import { webhook, webhookEnabled } from "./endpoints/webhook";
 import { failure } from "./errors/catalogue";
 import { errorResponse } from "./errors/grpc";
 import { unexpected } from "./exchange/audit";
@@ -21,14 +22,19 @@ type Door = (door: DoorContext) => Response | Promise<Response>;
 /**
  * Path → the methods it answers and its door; any other method answers `METHOD_NOT_ALLOWED` (501, the
  * octo-sts body). `"*"` hands every method to the door: `/oauth/token` answers 405 itself, in OAuth terms.
+ * A route with `enabled` exists only while it says so (`/webhook` needs GITHUB_WEBHOOK_SECRET): until
+ * then it is `NOT_FOUND` for every method, like an unknown path.
  */
-const ROUTES: Readonly<Record<string, { methods: readonly string[] | "*"; door: Door }>> = {
+const ROUTES: Readonly<
+  Record<string, { methods: readonly string[] | "*"; door: Door; enabled?: (rt: Runtime) => boolean }>
+> = {
   "/": { methods: ["GET", "HEAD"], door: root },
   "/healthz": { methods: ["GET", "HEAD"], door: healthz },
   "/sts/exchange": { methods: ["GET", "POST"], door: stsExchange },
   "/sts/exchange_refresh_token": { methods: ["POST"], door: refreshNotSupported },
   [TOKEN_PATH]: { methods: "*", door: oauthToken },
   [METADATA_PATH]: { methods: ["GET"], door: oauthMetadata },
+  "/webhook": { methods: ["POST"], door: webhook, enabled: webhookEnabled },
 };
 
 /**
@@ -50,7 +56,9 @@ export async function handle(request: Request, rt: Runtime, ctx: ExecutionContex
     domain = domainOf(rt, url);
     const door: DoorContext = { request, url, rt, ctx, requestId, domain };
     const route = ROUTES[url.pathname];
-    if (route === undefined) return errorResponse(failure("NOT_FOUND"), { requestId, domain });
+    if (route === undefined || (route.enabled !== undefined && !route.enabled(rt))) {
+      return errorResponse(failure("NOT_FOUND"), { requestId, domain });
+    }
     if (route.methods !== "*" && !route.methods.includes(request.method)) {
       return errorResponse(failure("METHOD_NOT_ALLOWED"), { requestId, domain });
     }

@@ -2,7 +2,9 @@
  * @module github/app-auth
  * GitHub App authentication through `@octokit/auth-app` and `@octokit/request`, in exactly one shape:
  * `createAppAuth({ appId, createJwt })` with our own Web Crypto signer (github/jwt.ts), and its `hook`
- * on the App-authenticated routes only (installation lookup, token creation). The hook puts the App JWT
+ * on the App-authenticated routes only (installation lookup, token creation, and the webhook's read of an
+ * installation's permissions, `GET /app/installations/{id}`, which is in auth-app's list of App routes
+ * too). The hook puts the App JWT
  * on those calls and, when GitHub refuses it for clock skew (its exact `'Issued at' claim …` and
  * `'Expiration time' claim …` messages), measures GitHub's clock from the `Date` header and retries once
  * with a JWT made for GitHub's time.

@@ -27,7 +27,7 @@ export const GITHUB_JSON = "application/vnd.github+json";
 export const GITHUB_RAW = "application/vnd.github.raw+json";
 
 export interface GitHubCall {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PATCH" | "DELETE";
   /** Path below the base URL, already escaped (`/app/installations/1/access_tokens`). */
   path: string;
   /** The full `Authorization` value (`Bearer <app jwt>`, `token ghs_…`). */

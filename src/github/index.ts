@@ -8,7 +8,7 @@
 
 export { parseAppPrivateKey } from "./app-key";
 export { setGitHubRequestTimeout } from "./http";
-export { findInstallation, forgetInstallation } from "./installation";
+export { findInstallation, forgetInstallation, installationPermissions } from "./installation";
 export { appJwt, appJwtSignatures } from "./jwt";
 export { mintBody, mintInstallationToken } from "./mint";
 export { evictOrgIssuers, lookupOrgIssuers, type OrgIssuers } from "./org-issuers-store";

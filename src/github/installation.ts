@@ -6,7 +6,10 @@
  * cached per owner in memory and KV (docs/security.md, "Caching": found about 1 h, not installed 5 min). The
  * key holds the GitHub base URL, the App id and the lowercase owner (GitHub logins are case-insensitive), so
  * nothing is served for the wrong GitHub or App. A mint answering 404 for a cached id (uninstall/reinstall)
- * calls {@link forgetInstallation} and looks up again once.
+ * calls {@link forgetInstallation} and looks up again once; so do the webhook's installation events.
+ *
+ * {@link installationPermissions} reads what an installation was granted (`GET /app/installations/{id}`,
+ * App-authenticated), for the webhook's lint of permissions a policy asks for but cannot get.
  */
 
 import { fail, ok, type Result, withArgs } from "../errors/catalogue";
@@ -33,6 +36,37 @@ function keyOf(rt: Runtime, owner: string): string {
 /** Drops the cached installation of `owner` from memory and KV. */
 export async function forgetInstallation(rt: Runtime, owner: string): Promise<void> {
   await tier(rt).delete(keyOf(rt, owner));
+}
+
+/**
+ * What installation `id` was granted (`permissions` of `GET /app/installations/{id}`): the permission
+ * names and levels, or the failure (RATE_LIMITED, NO_INSTALLATION for a 404, GITHUB_UNAVAILABLE).
+ */
+export async function installationPermissions(
+  rt: Runtime,
+  owner: string,
+  id: number,
+): Promise<Result<Record<string, string>>> {
+  const call: AppCall = { method: "GET", path: `/app/installations/${id}`, what: "installation permissions" };
+  const sent = await appFetch(rt, call);
+  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
+  const answer = sent.answer;
+  const limit = rateLimitOf(answer, rt.clock);
+  if (limit !== undefined) {
+    const { retryAfterSeconds } = limit;
+    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, answer.status));
+  }
+  if (answer.status === 404) return fail("NO_INSTALLATION", { owner }, describe(call, 404));
+  if (answer.status !== 200) {
+    if (answer.status === 401) dropAppJwt(rt);
+    return fail("GITHUB_UNAVAILABLE", { owner }, describe(call, answer.status));
+  }
+  const permissions = (answer.data as { permissions?: unknown } | undefined)?.permissions;
+  const out: Record<string, string> = {};
+  if (typeof permissions === "object" && permissions !== null) {
+    for (const [name, level] of Object.entries(permissions)) if (typeof level === "string") out[name] = level;
+  }
+  return ok(out);
 }
 
 type Lookup = { found: Installation } | { notFound: true };

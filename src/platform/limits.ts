@@ -175,6 +175,11 @@ export const MAX_WEBHOOK_LIST_PAGES = 10;
 export const WEBHOOK_LIST_PER_PAGE = 100;
 /** A push payload lists fewer commits than this in full; from this many on, the service compares. */
 export const WEBHOOK_PUSH_PAYLOAD_COMMITS = 20;
+/**
+ * A page of a pull request's files or a comparison carries each file's patch: its answer is read up to
+ * this many bytes (other GitHub answers the webhook reads: {@link MAX_GITHUB_APP_RESPONSE_BYTES}).
+ */
+export const MAX_GITHUB_LISTING_RESPONSE_BYTES = 16 * 1024 * 1024;
 /** GitHub takes at most 50 annotations per check-run request; further ones go in PATCH requests. */
 export const MAX_CHECK_RUN_ANNOTATIONS_PER_REQUEST = 50;
 /** Annotations one check run carries at most (one POST and two PATCH requests); the rest are counted. */

@@ -13,6 +13,7 @@ export { allowsIssuer } from "./allowlist";
 export type { ExplainReport } from "./check";
 export { checkToken, checkTokenSyntax, explain } from "./check";
 export type { CompiledPolicy, Matcher } from "./compile";
+export { GITHUB_ACTIONS_ISSUER, type Lint, type LintContext, lintPolicy } from "./lint";
 export {
   parseTrustedIssuers,
   TRUSTED_ISSUERS_FILE_NAME,

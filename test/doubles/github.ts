@@ -206,7 +206,11 @@ export class GitHubDouble implements GitHubControl {
       });
     }
     this.tenants.set(tenant.id, tenant);
-    return { id: tenant.id, baseUrl: tenant.baseUrl };
+    const installations: Record<string, number> = {};
+    for (const [login, account] of tenant.accounts) {
+      if (account.installationId !== null) installations[login] = account.installationId;
+    }
+    return { id: tenant.id, baseUrl: tenant.baseUrl, installations };
   }
 
   async addFault(id: string, fault: Fault): Promise<void> {

@@ -84,6 +84,8 @@ export interface Tenant {
   id: string;
   /** What `GITHUB_BASE_URL` must be for the Worker to reach this tenant. */
   baseUrl: string;
+  /** Installation id by account login (lowercase), as webhook payloads carry it. */
+  installations: Record<string, number>;
 }
 
 /**
