@@ -179,20 +179,29 @@ describe("policy examples in README.md and docs/", () => {
         expect(LEVEL[app[name] ?? ""] ?? 0, `${name}: ${level}`).toBeGreaterThanOrEqual(LEVEL[level] ?? 9);
       }
     }
-    // The service itself reads policies with contents: read.
+    // The service itself reads policies with contents: read; the webhook needs checks: write (its check
+    // run) and pull_requests: read (a pull request's files).
     expect(LEVEL[app.contents ?? ""] ?? 0).toBeGreaterThanOrEqual(1);
+    expect(LEVEL[app.checks ?? ""] ?? 0).toBeGreaterThanOrEqual(2);
+    expect(LEVEL[app.pull_requests ?? ""] ?? 0).toBeGreaterThanOrEqual(1);
   });
 });
 
 describe("github-app-manifest.json", () => {
   const manifest = JSON.parse(manifestText) as Record<string, unknown>;
 
-  it("is a GitHub App manifest: private, no active webhook, no events", () => {
+  it("is a GitHub App manifest: private, its webhook on /webhook with the events the webhook handles", () => {
     expect(typeof manifest.name).toBe("string");
     expect(String(manifest.url)).toMatch(/^https:\/\//);
     expect(manifest.public).toBe(false);
-    expect(manifest.hook_attributes).toMatchObject({ active: false });
-    expect(manifest.default_events).toEqual([]);
+    expect(manifest.hook_attributes).toEqual({ url: "https://sts.example.com/webhook", active: true });
+    // installation and installation_repositories reach every App without a subscription (and cannot be
+    // subscribed to): the manifest lists the four the App must ask for.
+    expect(manifest.default_events).toEqual(["check_run", "check_suite", "pull_request", "push"]);
+    for (const event of manifest.default_events as string[]) {
+      expect(pages.get("docs/webhook.md") ?? "", event).toContain(`\`${event}\``);
+      expect(readme, event).toContain(`\`${event}\``);
+    }
     expect(String(manifest.redirect_url)).toMatch(/^https?:\/\//);
     const known = [
       "name",
@@ -284,6 +293,17 @@ describe("links and headings of README.md and docs/", () => {
         "Where a new check goes",
       ],
       "docs/differences-from-octo-sts.md": ["App JWT", "Tokens are never shared"],
+      "docs/webhook.md": [
+        "Setup",
+        "Signature",
+        "Events",
+        "What is checked",
+        "The check run",
+        "Lints",
+        "Eviction",
+        "Limits",
+        "The audit line",
+      ],
       "README.md": ["Quick start", "Local development with a real GitHub App"],
     })) {
       for (const heading of headings) cite(page, heading);
