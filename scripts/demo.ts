@@ -4,26 +4,37 @@
  * repository `deploy-tools` and the policy `.github/chainguard/release.sts.yaml`, then walks through one
  * granted exchange (on `/sts/exchange`, then the same job token on the RFC 8693 `POST /oauth/token`) and
  * two refused ones, printing each request, the policy, the permissions granted, the refusal and the
- * Worker's audit line. It then keeps the stack running with ready-to-paste commands
- * until Ctrl-C, which stops everything it started.
+ * Worker's audit line; then the webhook (its secret random per run, as GitHub signs deliveries): a pull
+ * request whose head breaks the policy gets a failing check run with annotations, its fix a passing one,
+ * and a change merged on main takes effect at once through the signed push delivery. It then keeps the
+ * stack running with ready-to-paste commands until Ctrl-C, which stops everything it started; a policy
+ * saved in its directory is pushed to the GitHub double and announced to the Worker with a signed push.
  *
  * `npm run demo -- --ci` (or CI=true): the walkthrough only; exits 0 only if the exchange was granted on
- * both endpoints and both refusals were refused with the expected reason.
+ * both endpoints, both refusals were refused with the expected reason, both check runs concluded as
+ * expected and the merged change was granted right after its push.
  * Options: --port N (Worker, default 8787), --issuer-port N (8788), --github-port N (8789), --skip-build.
  */
 
+import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, relative, resolve } from "node:path";
 import type { RecordedCall } from "../test/shared/control-client";
+import type { CheckRunRecord } from "../test/shared/github-double";
 import {
   abbreviateJwt,
   DEFAULT_PORTS,
   DEMO_IDENTITY,
+  DEMO_MERGED_POLICY,
   DEMO_OWNER,
+  DEMO_OWNER_ID,
   DEMO_POLICY,
   DEMO_POLICY_PATH,
+  DEMO_PR_BROKEN_POLICY,
+  DEMO_PR_FIXED_POLICY,
   DEMO_REPO,
+  DEMO_REPO_ID,
   DEMO_SCOPE,
   demoClaims,
 } from "./lib/demo-world";
@@ -39,7 +50,7 @@ interface Options {
 
 const USAGE = `usage: npm run demo -- [--ci | --interactive] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
   --ci              walk through once and exit (0 only if the exchange was granted on /sts/exchange and
-                    /oauth/token, and the refusals refused);
+                    /oauth/token, the refusals refused, and the webhook's check runs and push did their part);
                     also when CI=true
   --interactive     stay up after the walkthrough even when CI=true is set in your shell
   --port N          the Worker's port (default ${DEFAULT_PORTS.worker}); --issuer-port, --github-port likewise
@@ -108,10 +119,10 @@ let auditWaiters: (() => void)[] = [];
 let liveAudit = false;
 function onWorkerLine(raw: string): void {
   const line = raw.trim();
-  if (line.startsWith("{") && line.includes('"sts.exchange"')) {
+  if (line.startsWith("{") && (line.includes('"sts.exchange"') || line.includes('"sts.webhook"'))) {
     try {
       const record = JSON.parse(line) as Record<string, unknown>;
-      if (record.msg === "sts.exchange") {
+      if (record.msg === "sts.exchange" || record.msg === "sts.webhook") {
         audits.push({ raw: line, record });
         for (const w of auditWaiters) w();
         auditWaiters = [];
@@ -177,9 +188,22 @@ async function checkPorts(options: Options): Promise<void> {
 interface World {
   issuerId: string;
   githubId: string;
+  installationId: number;
+  /** GITHUB_WEBHOOK_SECRET of this run's Worker: the demo signs deliveries with it, as GitHub would. */
+  webhookSecret: string;
 }
 
-async function setUpWorld(stack: Stack): Promise<World> {
+/** A commit SHA for the demo's commits (any 40 hex digits the double knows as a ref). */
+function commitSha(name: string): string {
+  return createHash("sha1").update(name).digest("hex");
+}
+
+/** The pull request of step 4: first its broken head, then its fixed one. */
+const PR_NUMBER = 12;
+const PR_BROKEN_HEAD = commitSha("demo pull request, broken");
+const PR_FIXED_HEAD = commitSha("demo pull request, fixed");
+
+async function setUpWorld(stack: Stack, webhookSecret: string): Promise<World> {
   const issuer = await stack.doubles.issuer.double.createIssuer({
     host: "token.actions.githubusercontent.com",
   });
@@ -189,11 +213,141 @@ async function setUpWorld(stack: Stack): Promise<World> {
     appId: DEMO_APP_ID,
     installations: [{ account: DEMO_OWNER, type: "Organization" }],
     repos: {
-      [DEMO_SCOPE]: { files: { [DEMO_POLICY_PATH]: DEMO_POLICY } },
+      [DEMO_SCOPE]: {
+        files: { [DEMO_POLICY_PATH]: DEMO_POLICY },
+        refs: { [PR_BROKEN_HEAD]: { [DEMO_POLICY_PATH]: DEMO_PR_BROKEN_POLICY } },
+        pulls: { [String(PR_NUMBER)]: { head: PR_BROKEN_HEAD } },
+      },
       [`${DEMO_OWNER}/.github`]: {},
     },
   });
-  return { issuerId: issuer.id, githubId: tenant.id };
+  const installationId = tenant.installations[DEMO_OWNER.toLowerCase()];
+  if (installationId === undefined) throw new Error("the GitHub double did not install the App on acme");
+  return { issuerId: issuer.id, githubId: tenant.id, installationId, webhookSecret };
+}
+
+// ---- webhook deliveries, signed as GitHub signs them --------------------------------------------
+
+function demoRepository(name: string) {
+  return {
+    id: DEMO_REPO_ID,
+    name,
+    full_name: `${DEMO_OWNER}/${name}`,
+    private: true,
+    owner: { login: DEMO_OWNER, id: DEMO_OWNER_ID, type: "Organization" },
+    default_branch: "main",
+  };
+}
+
+const OCTOCAT = { login: "octocat", id: 583231, type: "User" };
+
+interface Delivered {
+  status: number;
+  body: Record<string, unknown>;
+  audit: AuditLine | undefined;
+}
+
+/** POSTs `payload` to the Worker's /webhook as GitHub does: JSON, X-GitHub-Event, HMAC-SHA256 signature. */
+async function deliver(
+  stack: Stack,
+  world: World,
+  event: string,
+  payload: unknown,
+  quiet = false,
+): Promise<Delivered> {
+  const body = JSON.stringify(payload);
+  const signature = `sha256=${createHmac("sha256", world.webhookSecret).update(body).digest("hex")}`;
+  const delivery = randomUUID();
+  if (!quiet) {
+    say(`    POST ${stack.url}/webhook`);
+    say(`    X-GitHub-Event: ${event}   X-GitHub-Delivery: ${delivery}`);
+    say(
+      `    X-Hub-Signature-256: ${signature.slice(0, 19)}…(HMAC-SHA256 of the body with the webhook secret)`,
+    );
+  }
+  const response = await fetch(`${stack.url}/webhook`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "user-agent": "GitHub-Hookshot/npm-run-demo",
+      "x-github-event": event,
+      "x-github-delivery": delivery,
+      "x-hub-signature-256": signature,
+    },
+    body,
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { unparsable: text };
+  }
+  const audit = await auditOf(response.headers.get("x-request-id"));
+  return { status: response.status, body: parsed, audit };
+}
+
+function pullRequestPayload(world: World, action: string, head: string) {
+  return {
+    action,
+    number: PR_NUMBER,
+    pull_request: {
+      number: PR_NUMBER,
+      head: { sha: head, ref: "release-can-comment" },
+      base: { ref: "main" },
+    },
+    repository: demoRepository(DEMO_REPO),
+    installation: { id: world.installationId },
+    sender: OCTOCAT,
+  };
+}
+
+interface PushedFile {
+  path: string;
+  change: "added" | "modified" | "removed";
+}
+
+function pushPayload(world: World, repo: string, before: string, after: string, files: PushedFile[]) {
+  const pick = (change: PushedFile["change"]) => files.filter((f) => f.change === change).map((f) => f.path);
+  return {
+    ref: "refs/heads/main",
+    before,
+    after,
+    created: false,
+    deleted: false,
+    commits: [
+      {
+        id: after,
+        message: "Update trust policy",
+        added: pick("added"),
+        modified: pick("modified"),
+        removed: pick("removed"),
+      },
+    ],
+    repository: demoRepository(repo),
+    installation: { id: world.installationId },
+    sender: OCTOCAT,
+  };
+}
+
+/** The check run a delivery posted (the GitHub double keeps every one), shown as GitHub would show it. */
+function showCheckRun(run: CheckRunRecord | undefined): void {
+  if (run === undefined) {
+    say(red("  (no check run was posted)"));
+    return;
+  }
+  const output = (run.created.output ?? {}) as { title?: string; summary?: string; text?: string };
+  const conclusion = String(run.created.conclusion);
+  const colour = conclusion === "success" ? green : red;
+  say(
+    `  ${bold("check run")} "${String(run.created.name)}" on ${String(run.created.head_sha).slice(0, 7)}: ${colour(conclusion)}, ${output.title ?? ""}`,
+  );
+  for (const a of run.annotations) {
+    const level = String(a.annotation_level);
+    say(
+      `    ${level === "failure" ? red(level) : level} ${String(a.path)}:${String(a.start_line)}: ${String(a.message)}`,
+    );
+  }
 }
 
 // ---- one exchange, shown ----------------------------------------------------------------------------
@@ -418,7 +572,116 @@ async function walkthrough(stack: Stack, world: World): Promise<Outcome[]> {
     ),
   );
   say();
+
+  // 4. a pull request that changes the policy gets a check run
+  const github = stack.doubles.github.double;
+  say(bold(`4. Pull request #${PR_NUMBER} changes the policy; GitHub sends the pull_request webhook`));
+  say(`  Its head ${PR_BROKEN_HEAD.slice(0, 7)} has ${DEMO_POLICY_PATH}:`);
+  say(indent(DEMO_PR_BROKEN_POLICY, "    | "));
+  const opened = await deliver(
+    stack,
+    world,
+    "pull_request",
+    pullRequestPayload(world, "opened", PR_BROKEN_HEAD),
+  );
+  say(`  ${bold("response")}: ${opened.status} ${JSON.stringify(opened.body)}`);
+  const broken = (await github.checkRuns(world.githubId)).at(-1);
+  const typoLine = DEMO_PR_BROKEN_POLICY.split("\n").findIndex((l) => l.includes("pull-requests")) + 1;
+  showCheckRun(broken);
+  showAudit(opened.audit);
+  const brokenOk =
+    opened.status === 200 &&
+    broken?.created.conclusion === "failure" &&
+    broken.created.head_sha === PR_BROKEN_HEAD &&
+    broken.annotations.some(
+      (a) => a.annotation_level === "failure" && a.path === DEMO_POLICY_PATH && a.start_line === typoLine,
+    );
+  outcomes.push({
+    name: "pull request check run failed",
+    ok: brokenOk,
+    why: brokenOk
+      ? "failure, annotated at the typo's line"
+      : `got ${opened.status} ${String(broken?.created.conclusion)}`,
+  });
+  say();
+
+  say(bold(`  The author fixes the typo and pushes ${PR_FIXED_HEAD.slice(0, 7)}: the synchronize webhook`));
+  await github.setRef(world.githubId, DEMO_SCOPE, PR_FIXED_HEAD, {
+    [DEMO_POLICY_PATH]: DEMO_PR_FIXED_POLICY,
+  });
+  await github.setPull(world.githubId, DEMO_SCOPE, PR_NUMBER, { head: PR_FIXED_HEAD });
+  const synced = await deliver(
+    stack,
+    world,
+    "pull_request",
+    pullRequestPayload(world, "synchronize", PR_FIXED_HEAD),
+  );
+  say(`  ${bold("response")}: ${synced.status} ${JSON.stringify(synced.body)}`);
+  const fixed = (await github.checkRuns(world.githubId)).at(-1);
+  showCheckRun(fixed);
+  const fixedOk =
+    synced.status === 200 &&
+    fixed?.created.conclusion === "success" &&
+    fixed.created.head_sha === PR_FIXED_HEAD;
+  outcomes.push({
+    name: "fixed pull request check run passed",
+    ok: fixedOk,
+    why: fixedOk
+      ? "success (warnings do not fail it)"
+      : `got ${synced.status} ${String(fixed?.created.conclusion)}`,
+  });
+  say(
+    dim(
+      "  The head's policy is read at its SHA and never cached: until it is merged, exchanges keep using main's policy.",
+    ),
+  );
+  say();
+
+  // 5. a change merged on main takes effect through the push webhook
+  say(bold("5. A change merged on main takes effect through the push webhook, not when the cache expires"));
+  const mergeSha = commitSha("demo merge");
+  await github.setFile(world.githubId, DEMO_SCOPE, DEMO_POLICY_PATH, DEMO_MERGED_POLICY);
+  await github.setRef(world.githubId, DEMO_SCOPE, mergeSha, { [DEMO_POLICY_PATH]: DEMO_MERGED_POLICY });
+  say(`  main now grants contents: write and issues: write (commit ${mergeSha.slice(0, 7)}).`);
+  const mergeJwt = await issuer.mintToken(world.issuerId, { claims: pushClaims });
+  const cached = await quietExchange(stack, mergeJwt);
+  say(`  exchange before the push webhook: ${JSON.stringify(cached)} (the Worker's cached copy)`);
+  const pushed = await deliver(
+    stack,
+    world,
+    "push",
+    pushPayload(world, DEMO_REPO, commitSha("demo main before"), mergeSha, [
+      { path: DEMO_POLICY_PATH, change: "modified" },
+    ]),
+  );
+  say(`  ${bold("response")}: ${pushed.status} ${JSON.stringify(pushed.body)}`);
+  showAudit(pushed.audit);
+  const fresh = await quietExchange(stack, mergeJwt);
+  say(`  exchange right after the push: ${JSON.stringify(fresh)}`);
+  const mergedOk =
+    JSON.stringify(cached) === JSON.stringify({ contents: "write" }) &&
+    JSON.stringify(fresh) === JSON.stringify({ contents: "write", issues: "write" }) &&
+    JSON.stringify(pushed.audit?.record.evictions) ===
+      JSON.stringify([`policy ${DEMO_SCOPE} ${DEMO_IDENTITY}`]);
+  outcomes.push({
+    name: "merged change granted after its push",
+    ok: mergedOk,
+    why: mergedOk
+      ? "the push evicted the cached policy: contents and issues write"
+      : `got ${JSON.stringify(fresh)}`,
+  });
+  say();
   return outcomes;
+}
+
+/** One exchange of `jwt` without the walkthrough's printing: the permissions granted (audit line), or null. */
+async function quietExchange(stack: Stack, jwt: string): Promise<Record<string, unknown> | null> {
+  const response = await fetch(`${stack.url}${exchangePath(DEMO_SCOPE, DEMO_IDENTITY)}`, {
+    headers: { authorization: `Bearer ${jwt}`, "user-agent": "npm-run-demo" },
+  });
+  await response.body?.cancel();
+  const audit = await auditOf(response.headers.get("x-request-id"));
+  return response.status === 200 ? ((audit?.record.permissions as Record<string, unknown>) ?? null) : null;
 }
 
 function refusalOutcome(name: string, shown: Shown, reason: string): Outcome {
@@ -442,11 +705,46 @@ function seedPolicyDir(): void {
   writeFileSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO, `${DEMO_IDENTITY}.sts.yaml`), DEMO_POLICY);
 }
 
-/** Copies changed policy files to the GitHub double every second (repositories of acme are created). */
+/**
+ * Copies changed policy files to the GitHub double every second (repositories of acme are created), and
+ * for each change delivers GitHub's signed push webhook to the Worker, which evicts its cached copy and
+ * posts a check run: an edit takes effect at once, as in production with the webhook set up.
+ */
 function syncPolicies(stack: Stack, world: World): () => void {
   const github = stack.doubles.github.double;
   const seen = new Map<string, string>();
   const repos = new Set([DEMO_SCOPE.toLowerCase(), `${DEMO_OWNER}/.github`]);
+  /** The head commit of each repository's main, as far as the demo made them. */
+  const heads = new Map<string, string>();
+  let commits = 0;
+  const announce = async (repo: string, file: string, change: PushedFile["change"]) => {
+    const path = `.github/chainguard/${file}`;
+    const snapshot: Record<string, string> = {};
+    for (const [key, text] of seen) {
+      const [r, f] = key.split("/") as [string, string];
+      if (r === repo) snapshot[`.github/chainguard/${f}`] = text;
+    }
+    const after = commitSha(`demo edit ${++commits}`);
+    const before = heads.get(repo) ?? commitSha(`demo ${repo} initial`);
+    heads.set(repo, after);
+    await github.setRef(world.githubId, `${DEMO_OWNER}/${repo}`, after, snapshot);
+    const pushed = await deliver(
+      stack,
+      world,
+      "push",
+      pushPayload(world, repo, before, after, [{ path, change }]),
+      true,
+    );
+    const record = pushed.audit?.record ?? {};
+    const evictions = (record.evictions as string[] | undefined) ?? [];
+    say(
+      dim(
+        `  push webhook → ${pushed.status} ${String(record.conclusion ?? "")}${evictions.length > 0 ? `, evicted: ${evictions.join(", ")}` : ""}`,
+      ),
+    );
+    const run = (await github.checkRuns(world.githubId)).find((r) => r.created.head_sha === after);
+    if (run !== undefined) showCheckRun(run);
+  };
   const tick = async () => {
     const present = new Set<string>();
     let repoDirs: string[] = [];
@@ -464,6 +762,7 @@ function syncPolicies(stack: Stack, world: World): () => void {
         present.add(key);
         const text = readFileSync(join(dir, file), "utf8");
         if (seen.get(key) === text) continue;
+        const existed = seen.has(key);
         seen.set(key, text);
         const fullName = `${DEMO_OWNER}/${repo}`;
         if (!repos.has(fullName.toLowerCase())) {
@@ -474,8 +773,10 @@ function syncPolicies(stack: Stack, world: World): () => void {
           });
           repos.add(fullName.toLowerCase());
         }
+        const added = !existed && !(repo === DEMO_REPO && file === `${DEMO_IDENTITY}.sts.yaml`);
         await github.setFile(world.githubId, fullName, `.github/chainguard/${file}`, text);
         say(dim(`policy ${relative(process.cwd(), join(dir, file))} → ${fullName} (GitHub double)`));
+        await announce(repo, file, added ? "added" : "modified");
       }
     }
     for (const key of [...seen.keys()]) {
@@ -483,6 +784,8 @@ function syncPolicies(stack: Stack, world: World): () => void {
       seen.delete(key);
       const [repo, file] = key.split("/") as [string, string];
       await github.setFile(world.githubId, `${DEMO_OWNER}/${repo}`, `.github/chainguard/${file}`, null);
+      say(dim(`policy ${repo}/${file} removed from ${DEMO_OWNER}/${repo} (GitHub double)`));
+      await announce(repo, file, "removed");
     }
   };
   let running = false;
@@ -522,9 +825,14 @@ function printTryIt(stack: Stack, options: Options): void {
   say(`                ${helperWith("--list")}   (GitLab, Buildkite, Kubernetes claim sets too)`);
   say();
   say(`  Your own policy: save it as ${relative(process.cwd(), POLICY_DIR)}/acme/<repo>/<identity>.sts.yaml`);
-  say(`  (or .../acme/.github/<identity>.sts.yaml for an org policy, scope=acme); it is copied to the`);
-  say(`  GitHub double within a second. Use a new <identity> for each try: like in production, the Worker`);
-  say(`  caches a policy it has read for up to 5 minutes, and remembers a missing one for 5 minutes.`);
+  say(`  (or .../acme/.github/<identity>.sts.yaml for an org policy, scope=acme); within a second it is`);
+  say(
+    `  copied to the GitHub double's main and the demo sends the Worker GitHub's push webhook for it, signed`,
+  );
+  say(
+    `  with this run's webhook secret: the Worker evicts its cached copy (the edit takes effect at once) and`,
+  );
+  say(`  posts a Trust Policy Validation check run, shown here with its annotations.`);
   say(`  Check it first: npx sts-policy check <file>; see why a token is refused: npx sts-policy explain.`);
   say();
   say(bold("Press Ctrl-C to stop everything the demo started."));
@@ -567,14 +875,17 @@ async function main(): Promise<void> {
     });
   }
 
+  // A random webhook secret per run: the Worker serves /webhook only with one, and the demo signs with it.
+  const webhookSecret = randomBytes(32).toString("hex");
   stack = await startStack({
     port: options.worker,
     issuerPort: options.issuer,
     githubPort: options.github,
     skipBuild: options.skipBuild,
     onLine: onWorkerLine,
+    vars: { GITHUB_WEBHOOK_SECRET: webhookSecret },
   });
-  const world = await setUpWorld(stack);
+  const world = await setUpWorld(stack, webhookSecret);
   say();
   say(bold("Listening:"));
   say(`  Worker (the STS)   ${stack.url}   STS_DOMAIN=${stack.domain}, App id ${DEMO_APP_ID}, local KV`);

@@ -33,6 +33,26 @@ permissions:
   contents: write
 `;
 
+/** The ids GitHub gives the owner and the repository (as in the immutable-sub claim set). */
+export const DEMO_OWNER_ID = 1234567;
+export const DEMO_REPO_ID = 7654321;
+
+/** The release policy as a pull request changes it, with a typo GitHub's permission names do not have. */
+export const DEMO_PR_BROKEN_POLICY = DEMO_POLICY.replace(
+  "  contents: write\n",
+  "  contents: write\n  pull-requests: write\n",
+);
+/** The same pull request once its author fixed the typo. */
+export const DEMO_PR_FIXED_POLICY = DEMO_POLICY.replace(
+  "  contents: write\n",
+  "  contents: write\n  pull_requests: write\n",
+);
+/** The release policy as a later merge changes it on main: releases may also label issues. */
+export const DEMO_MERGED_POLICY = DEMO_POLICY.replace(
+  "  contents: write\n",
+  "  contents: write\n  issues: write\n",
+);
+
 /** Claim sets a demo token can be minted from (`--claims NAME`). */
 export const CLAIM_SETS: Record<string, Record<string, unknown>> = {
   push,

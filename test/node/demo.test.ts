@@ -1,12 +1,14 @@
 /**
  * `npm run demo` and `npm start` as a new user runs them, on free ports: the non-interactive walkthrough
- * exits 0; the interactive demo serves the README's curl exchange with a token from
- * `npm run mint-demo-token`, and after SIGINT every port it listened on is free again; `npm start`
- * without `.dev.vars` says what to do and exits 1. No network: the demo routes every upstream to its doubles.
+ * exits 0 (the exchanges, the refusals, the webhook's two check runs and the push that evicts); the
+ * interactive demo serves the README's curl exchange with a token from `npm run mint-demo-token`, a
+ * policy edited in its directory takes effect at once through a signed push delivery, and after SIGINT
+ * every port it listened on is free again; `npm start` without `.dev.vars` says what to do and exits 1.
+ * No network: the demo routes every upstream to its doubles.
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -87,6 +89,17 @@ describe("npm run demo", () => {
     expect(out).toMatch(/"access_token": "ghs_…\(redacted, \d+ characters\)"/);
     expect(out).toContain("ok   default audience refused: 403 AUDIENCE_MISMATCH");
     expect(out).toContain("ok   pull_request refused: 403 SUBJECT_MISMATCH");
+    // The webhook, signed with the run's own secret: a failing then a passing check run, and the push
+    // that makes a merged change take effect at once.
+    expect(out).toContain("ok   pull request check run failed: failure, annotated at the typo's line");
+    expect(out).toContain("ok   fixed pull request check run passed");
+    expect(out).toContain("ok   merged change granted after its push");
+    expect(out).toMatch(
+      /failure \.github\/chainguard\/release\.sts\.yaml:9: unknown permission "pull-requests": did you mean "pull_requests"\?/,
+    );
+    expect(out).toMatch(
+      /"msg":"sts\.webhook".*"event":"push".*"evictions":\["policy acme\/deploy-tools release"\]/,
+    );
     expect(out).toContain(`request the OIDC token with audience=localhost:${p.worker}`);
     expect(out).toMatch(/"msg":"sts\.exchange".*"decision":"granted"/);
     for (const port of Object.values(p)) expect(await portIsFree(port)).toBe(true);
@@ -137,6 +150,22 @@ describe("npm run demo", () => {
     });
     expect(oauth.status).toBe(200);
     expect(((await oauth.json()) as { access_token?: string }).access_token).toMatch(/^ghs_/);
+
+    // An edit of the policy takes effect at once: the demo delivers the signed push webhook for it.
+    const file = join(ROOT, "build/demo/policies/acme/deploy-tools/release.sts.yaml");
+    const pushes = () => text().split("evicted: policy acme/deploy-tools release").length;
+    for (let i = 0; i < 100 && pushes() < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const before = pushes();
+    writeFileSync(file, readFileSync(file, "utf8").replace("contents: write", "contents: read"));
+    for (let i = 0; i < 100 && pushes() === before; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(pushes()).toBe(before + 1);
+    const edited = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(edited.status).toBe(200);
+    await edited.body?.cancel();
+    for (let i = 0; i < 50 && !text().includes('"permissions":{"contents":"read"}'); i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(text()).toContain('"permissions":{"contents":"read"}');
 
     child.kill("SIGINT");
     // 0 from the demo's own handler, or 130 (128 + SIGINT) when Miniflare's exit hook ends it first.
