@@ -235,12 +235,13 @@ class CacheTier<V> {
   }
 
   /**
-   * {@link put}, unless `key` was evicted since `mark` was taken: checked before the write (no write
-   * then) and after it (the write is deleted again), so a value read before an eviction never outlives
-   * it. Answers whether the value is stored.
+   * {@link put}, unless `key` was evicted since `mark` was taken: the marker is read again after the
+   * write, and if it changed the write is deleted again, so a value read before an eviction never
+   * outlives it (the eviction writes its marker before it deletes: whichever of the two comes last,
+   * the old value goes). One marker read after the write, none before: an eviction racing a read is
+   * rare, and KV writes cost more than reads. Answers whether the value is stored.
    */
   async putUnlessEvicted(key: string, value: V, options: PutOptions, mark: string): Promise<boolean> {
-    if ((await this.marker(key)) !== mark) return false;
     await this.put(key, value, options);
     if ((await this.marker(key)) === mark) return true;
     await this.delete(key);
