@@ -10,12 +10,20 @@
 import { type Failure, failure } from "../../errors/catalogue";
 import { errorResponse } from "../../errors/grpc";
 import { unexpected } from "../../exchange/audit";
+import { isolateState } from "../../platform/isolate";
 import { WEBHOOK_ANSWER_DEADLINE_MS } from "../../platform/limits";
 import type { Runtime } from "../../platform/runtime";
 import type { DoorContext } from "../context";
 import { WebhookAudit } from "./audit";
 import { deliver, type Outcome } from "./deliver";
 import { readVerified } from "./signature";
+
+const deadlines = isolateState<{ ms: number }>(() => ({ ms: WEBHOOK_ANSWER_DEADLINE_MS }));
+
+/** Overrides how long this runtime works on a delivery before it answers 202 (tests). */
+export function setWebhookAnswerDeadline(rt: Runtime, ms: number): void {
+  deadlines(rt).ms = ms;
+}
 
 /** The route exists only when at least one webhook secret is configured. */
 export function webhookEnabled(rt: Runtime): boolean {
@@ -97,7 +105,7 @@ export async function webhook(door: DoorContext): Promise<Response> {
     );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), WEBHOOK_ANSWER_DEADLINE_MS);
+      timer = setTimeout(() => resolve("late"), deadlines(rt).ms);
     });
     const first = await Promise.race([work, late]);
     if (timer !== undefined) clearTimeout(timer);

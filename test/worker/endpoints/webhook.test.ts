@@ -10,6 +10,7 @@
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
+import { setWebhookAnswerDeadline } from "../../../src/endpoints/webhook";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../../src/platform/limits";
 import { TEST_DOMAIN, testRuntime } from "../helpers";
 import {
@@ -883,5 +884,40 @@ describe("GitHub refusing", () => {
     expect(response.status).toBe(200);
     expect(await body(response)).toEqual({ conclusion: "not-permitted" });
     expect(webhookLines(logs)[0]?.detail).toContain("checks:write");
+  });
+});
+
+describe("GitHub's 10 s", () => {
+  it("a delivery still at work at the deadline is answered 202 and finishes in the background", async () => {
+    const w = await world(prRepo({ [policyPath("foo")]: BROKEN }));
+    setWebhookAnswerDeadline(w.rt, 200);
+    await github.addFault(w.id, { path: "/repos/org/repo/pulls/7/files", answer: "hold", times: 1 });
+    const text = JSON.stringify({
+      action: "opened",
+      number: 7,
+      pull_request: { number: 7, head: { sha: HEAD } },
+      repository: repository(),
+      installation: { id: w.installationId },
+      sender: HUMAN,
+    });
+    const ctx = createExecutionContext();
+    const response = await handle(
+      new Request(`https://${TEST_DOMAIN}/webhook`, {
+        method: "POST",
+        body: text,
+        headers: { "X-GitHub-Event": "pull_request", "X-Hub-Signature-256": await signatureOf(SECRET, text) },
+      }),
+      w.rt,
+      ctx,
+    );
+    expect(response.status).toBe(202);
+    expect(await body(response)).toEqual({ conclusion: "accepted" });
+    expect(await w.checkRuns()).toEqual([]);
+    expect(await github.release(w.id)).toBe(1);
+    await waitOnExecutionContext(ctx);
+    expect((await w.checkRuns())[0]?.created.conclusion).toBe("failure");
+    expect(webhookLines(logs)).toEqual([
+      expect.objectContaining({ conclusion: "failure", status: 202, answered_early: true }),
+    ]);
   });
 });
