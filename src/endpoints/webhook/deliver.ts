@@ -211,13 +211,20 @@ async function onPush(d: Delivery, common: Common): Promise<Outcome> {
   if (onDefault) await evictPaths(d, repository.owner, repository.name, [...touched.keys()], evicted);
   const nothing = (detail: string): Outcome =>
     evicted.size > 0 ? { status: 200, conclusion: "evicted", detail } : skip(detail);
-  if (isBot(common.sender)) return nothing("sender is a bot");
   const target = targetOf(d, common, push.after);
-  if (target === undefined || push.after === ZERO_SHA) return nothing("no installation, or a deleted branch");
+  if (target === undefined || push.after === ZERO_SHA) {
+    return nothing(isBot(common.sender) ? "sender is a bot" : "no installation, or a deleted branch");
+  }
   const fromPayload =
     push.commits.length < WEBHOOK_PUSH_PAYLOAD_COMMITS ||
     push.before === undefined ||
     push.before === ZERO_SHA;
+  if (isBot(common.sender)) {
+    // No check run for a bot (the loop guard), but a long push to the default branch is still compared,
+    // so that everything it changed is evicted (a merge queue pushes as a bot).
+    if (onDefault && !fromPayload) await evictByComparison(d, target, push.before as string, evicted);
+    return nothing("sender is a bot");
+  }
   if (fromPayload) {
     const files = [...touched].map(
       ([filename, state]): ChangedFile => ({
@@ -234,13 +241,31 @@ async function onPush(d: Delivery, common: Common): Promise<Outcome> {
   return validate(d, target, async (token, pages) => {
     const compared = await compareFiles(d.rt, token, target.owner, target.repo, before, target.sha, pages);
     if (compared.ok && onDefault) {
-      const paths = compared.value.files.flatMap((f) =>
-        f.previousFilename === undefined ? [f.filename] : [f.filename, f.previousFilename],
-      );
-      await evictPaths(d, target.owner, target.repo, paths, evicted);
+      await evictPaths(d, target.owner, target.repo, changedPaths(compared.value.files), evicted);
     }
     return compared;
   });
+}
+
+/** Compares `before...` the target's SHA with a `contents: read` token and evicts what it lists. */
+async function evictByComparison(d: Delivery, target: Target, before: string, evicted: Set<string>) {
+  const scope: TokenScope = {
+    repositories: [target.repo],
+    permissions: { contents: "read" },
+    what: "webhook eviction",
+  };
+  const used = await withReadToken(d.rt, d.ctx, target.owner, target.installation, scope, (token) =>
+    compareFiles(d.rt, token, target.owner, target.repo, before, target.sha, { left: 1 }),
+  );
+  if (!used.ok || !used.value.ok) return;
+  await evictPaths(d, target.owner, target.repo, changedPaths(used.value.value.files), evicted);
+}
+
+/** Every path a listing names, renamed files by their old name too. */
+function changedPaths(files: ChangedFile[]): string[] {
+  return files.flatMap((f) =>
+    f.previousFilename === undefined ? [f.filename] : [f.filename, f.previousFilename],
+  );
 }
 
 /** Evicts the cached copies of every policy and trusted-issuer file among `paths` (once each). */

@@ -146,6 +146,26 @@ describe("a push to the default branch", () => {
     expect((await w.exchange("foo")).permissions).toEqual({ contents: "write" });
   });
 
+  it("a bot's push of 20 commits or more is compared to evict what it changed (still no check run)", async () => {
+    const BEFORE = sha(0xb0);
+    const w = await world({ "org/repo": { files: { [FOO]: V1 }, refs: { [BEFORE]: { [FOO]: V1 } } } });
+    await w.exchange("foo");
+    await merge(w, V2);
+    const commits = Array.from({ length: 25 }, () => ({ modified: ["README.md"] }));
+    const bot = { login: "github-merge-queue[bot]", id: 9, type: "Bot" };
+    await w.push({ before: BEFORE, after: AFTER, commits, sender: bot });
+    expect(webhookLines(logs)[0]).toMatchObject({
+      conclusion: "evicted",
+      evictions: ["policy org/repo foo"],
+    });
+    expect(await w.checkRuns()).toEqual([]);
+    // With a token of its own: contents:read on the one repository, revoked after.
+    const compare = (await w.calls()).find((c) => c.path === `/repos/org/repo/compare/${BEFORE}...${AFTER}`);
+    const used = (await w.tokens()).find((t) => compare?.headers.authorization === `token ${t.token}`);
+    expect(used).toMatchObject({ repositories: ["repo"], permissions: { contents: "read" }, revoked: true });
+    expect((await w.exchange("foo")).permissions).toEqual({ contents: "write" });
+  });
+
   it("a push to another branch evicts nothing: the exchange keeps the cached default-branch text", async () => {
     const w = await fooWorld();
     await w.exchange("foo");
