@@ -9,7 +9,7 @@
  */
 
 import { readCapped } from "../platform/body";
-import { MAX_GITHUB_LISTING_RESPONSE_BYTES, WEBHOOK_LIST_PER_PAGE } from "../platform/limits";
+import { MAX_GITHUB_LISTING_RESPONSE_BYTES, WEBHOOK_LIST_FILES_PER_PAGE } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
 import { describe, type GitHubCall, githubFetch, rateLimitOf, seg } from "./http";
 
@@ -112,7 +112,7 @@ export async function listPullFiles(
   for (let page = 1; ; page++) {
     if (pages.left <= 0) return { ok: true, value: { files, truncated: true } };
     pages.left--;
-    const path = `/repos/${seg(owner)}/${seg(repo)}/pulls/${number}/files?per_page=${WEBHOOK_LIST_PER_PAGE}&page=${page}`;
+    const path = `/repos/${seg(owner)}/${seg(repo)}/pulls/${number}/files?per_page=${WEBHOOK_LIST_FILES_PER_PAGE}&page=${page}`;
     const got = await getJson(rt, token, path, `pull request files (#${number}, page ${page})`);
     if (!got.ok) return got;
     const listed = filesOf(got.value.body);

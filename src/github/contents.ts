@@ -39,7 +39,7 @@ export type ContentsOutcome =
   /** Something that is not a readable file: a directory, or more bytes than allowed. */
   | { kind: "invalid"; detail: string };
 
-interface FileRequest {
+export interface FileRequest {
   owner: string;
   repo: string;
   /** The path inside the repository, unescaped (`.github/chainguard/x.sts.yaml`). */
@@ -51,7 +51,7 @@ interface FileRequest {
 }
 
 /** What a read token is for: the repositories and permissions it is limited to. */
-interface TokenScope {
+export interface TokenScope {
   repositories: string[];
   permissions: Record<string, string>;
   /** What the token is for, in the audit detail (`policy read`, `trusted-issuer read`, …). */
@@ -80,7 +80,7 @@ function refusalOf(
  * Mints a least-privilege token for `scope`, runs `use` with it, and revokes it in the background once
  * `use` is over (a revocation started earlier would race the read), also when `use` throws.
  */
-async function withReadToken<T>(
+export async function withReadToken<T>(
   rt: Runtime,
   ctx: Waiter,
   owner: string,
@@ -110,7 +110,7 @@ async function withReadToken<T>(
 }
 
 /** Reads one file with a token from {@link withReadToken}. */
-async function readFileWith(rt: Runtime, token: string, file: FileRequest): Promise<ContentsOutcome> {
+export async function readFileWith(rt: Runtime, token: string, file: FileRequest): Promise<ContentsOutcome> {
   const query = file.ref === undefined ? "" : `?ref=${encodeURIComponent(file.ref)}`;
   const call: GitHubCall = {
     method: "GET",

@@ -172,7 +172,7 @@ export const MAX_WEBHOOK_BODY_BYTES = 25 * 1024 * 1024;
 export const MAX_WEBHOOK_VALIDATED_FILES = 20;
 /** Pages of changed files (100 a page, GitHub's most) one delivery reads, over every listing it makes. */
 export const MAX_WEBHOOK_LIST_PAGES = 10;
-export const WEBHOOK_LIST_PER_PAGE = 100;
+export const WEBHOOK_LIST_FILES_PER_PAGE = 100;
 /** A push payload lists fewer commits than this in full; from this many on, the service compares. */
 export const WEBHOOK_PUSH_PAYLOAD_COMMITS = 20;
 /**

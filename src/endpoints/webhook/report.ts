@@ -13,7 +13,7 @@ import {
   MAX_CHECK_RUN_OUTPUT_CHARS,
   MAX_WEBHOOK_LIST_PAGES,
   MAX_WEBHOOK_VALIDATED_FILES,
-  WEBHOOK_LIST_PER_PAGE,
+  WEBHOOK_LIST_FILES_PER_PAGE,
 } from "../../platform/limits";
 
 export const CHECK_RUN_NAME = "Trust Policy Validation";
@@ -116,7 +116,7 @@ export function buildReport(findings: Finding[], notes: ReportNotes): CheckRunRe
   }
   if (notes.truncated) {
     parts.push(
-      `The changed files were listed only up to ${MAX_WEBHOOK_LIST_PAGES} pages of ${WEBHOOK_LIST_PER_PAGE}: files after those were not looked at.`,
+      `The changed files were listed only up to ${MAX_WEBHOOK_LIST_PAGES} pages of ${WEBHOOK_LIST_FILES_PER_PAGE}: files after those were not looked at.`,
     );
   }
   if (notes.permissionsUnknown) {

@@ -6,23 +6,15 @@
  */
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { handle } from "../../../src/app";
 import type { ManualClock } from "../../../src/platform/clock";
 import type { Env } from "../../../src/platform/config";
 import type { Runtime } from "../../../src/platform/runtime";
-import {
-  type CheckRunRecord,
-  type GitHubCall,
-  GitHubDoubleClient,
-  type RepoSetup,
-  type TokenRecord,
-} from "../../shared/github-double";
-import { IssuerDoubleClient } from "../../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testRuntime } from "../helpers";
+import type { RecordedCall } from "../../shared/control-client";
+import type { CheckRunRecord, RepoSetup, TokenRecord } from "../../shared/github-double";
+import { github, issuers, TEST_APP_ID, TEST_DOMAIN, testRuntime, unique } from "../helpers";
 
-export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
-export const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
+export { github };
 
 export const SECRET = "it's a secret to everybody";
 export const OWNER_ID = 4001;
@@ -33,10 +25,6 @@ export const ZERO = "0".repeat(40);
 /** A 40-hex commit SHA made from `n`. */
 export function sha(n: number): string {
   return n.toString(16).padStart(40, "0");
-}
-
-export function unique(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
 }
 
 /** `.github/chainguard/<name>.sts.yaml`. */
@@ -99,7 +87,7 @@ export interface World {
   push(options: PushOptions): Promise<Response>;
   /** An exchange of a push token of org/repo on main for `identity`, through `rt` (default: the world's). */
   exchange(identity: string, rt?: Runtime): Promise<{ status: number; permissions?: Record<string, string> }>;
-  calls(): Promise<GitHubCall[]>;
+  calls(): Promise<RecordedCall[]>;
   checkRuns(): Promise<CheckRunRecord[]>;
   tokens(): Promise<TokenRecord[]>;
 }

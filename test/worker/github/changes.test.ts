@@ -11,7 +11,8 @@ import { findInstallation, installationPermissions } from "../../../src/github";
 import { compareFiles, listDirectory, listPullFiles } from "../../../src/github/changes";
 import { createCheckRun, updateCheckRun } from "../../../src/github/checks";
 import { withReadToken } from "../../../src/github/contents";
-import { type GitHubTenant, github, tenant, waiter } from "./setup";
+import { github } from "../helpers";
+import { type GitHubTenant, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();

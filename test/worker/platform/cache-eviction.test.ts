@@ -14,7 +14,7 @@ const TTL = { ttlMs: 60_000 };
 const MARKER_MS = 300_000;
 
 function tierOver(kv: KVNamespace, name: string) {
-  return new CacheFactory(new ManualClock(), kv).tier<string>({ name, memoryEntries: 10 });
+  return new CacheFactory(new ManualClock(), kv).create<string>({ name, memoryEntries: 10 });
 }
 
 const unique = () => `evict-${crypto.randomUUID().slice(0, 8)}`;
