@@ -13,6 +13,10 @@ export default defineConfig({
     // Two test files at a time even on 2 cores: most of a file's time is workerd start-up and I/O waits
     // (70 s → 45 s for the suite); tests assert no durations, so load cannot fail them.
     maxWorkers: 2,
+    // A hang detector, not a speed check: no test asserts a duration, and a loaded 2-core machine can
+    // take several times the default 5 s for a test that starts processes or waits on a timeout.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
     projects: [
       {
         extends: true,
