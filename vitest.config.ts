@@ -13,10 +13,11 @@ export default defineConfig({
     // Two test files at a time even on 2 cores: most of a file's time is workerd start-up and I/O waits
     // (70 s → 45 s for the suite); tests assert no durations, so load cannot fail them.
     maxWorkers: 2,
-    // A hang detector, not a speed check: no test asserts a duration, and a loaded 2-core machine can
-    // take several times the default 5 s for a test that starts processes or waits on a timeout.
+    // Hang detectors, not speed checks: no test asserts a duration, and on a loaded 2-core machine a test
+    // that takes 0.5 s idle can take ten times that, past vitest's 5 s default. A test that hangs still
+    // fails, after a minute. Tests that start processes or build bundles set their own, longer timeouts.
     testTimeout: 60_000,
-    hookTimeout: 60_000,
+    hookTimeout: 120_000,
     projects: [
       {
         extends: true,

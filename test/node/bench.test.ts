@@ -121,7 +121,7 @@ describe("npm run bench -- --smoke", () => {
           execFile(
             process.execPath,
             ["scripts/run.mjs", "scripts/bench.ts", "--smoke", "--json", jsonPath],
-            { timeout: 110_000, maxBuffer: 8 * 1024 * 1024 },
+            { timeout: 280_000, maxBuffer: 8 * 1024 * 1024 },
             (error, out, err) =>
               resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: out, stderr: err }),
           );
@@ -153,5 +153,5 @@ describe("npm run bench -- --smoke", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  }, 300_000);
 });

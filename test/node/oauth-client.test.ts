@@ -81,7 +81,7 @@ beforeAll(async () => {
     installations: [{ account: DEMO_OWNER, type: "Organization" }],
     repos: { [DEMO_SCOPE]: { files: { [DEMO_POLICY_PATH]: DEMO_POLICY } }, [`${DEMO_OWNER}/.github`]: {} },
   });
-}, 120_000);
+}, 300_000);
 
 afterAll(async () => {
   await worker?.dispose();

@@ -9,36 +9,43 @@ import { checkToken, loadPolicy } from "../../../src/trust";
 const HEAD = "issuer: https://example.com\nsubject: s\npermissions:\n  contents: read\n";
 const DOMAIN = "sts.example.com";
 
-function timed<T>(f: () => T): { value: T; ms: number } {
-  const started = performance.now();
-  const value = f();
-  return { value, ms: performance.now() - started };
-}
-
 describe("CPU a policy file can cost", () => {
-  it("20 000 aliases are refused in well under a second (alias resolution was quadratic)", () => {
+  // Each input is refused by a budget that is checked before the expensive work, so these assert which
+  // budget refused it (never a duration: they must pass on a loaded machine); the suite's test timeout
+  // (vitest.config.ts) catches a hang.
+  it("20 000 aliases are refused by the YAML node budget (alias resolution was quadratic)", () => {
     const text = `x: &x y\nclaim_pattern: [${"*x,".repeat(20_000)}]\n${HEAD}`;
-    const { value, ms } = timed(() => loadPolicy(text, "repo"));
-    expect(value.ok).toBe(false);
-    expect(ms).toBeLessThan(1_500);
+    const value = loadPolicy(text, "repo");
+    expect(!value.ok && value.problems[0]?.message).toMatch(/more than \d+ YAML nodes/);
   });
 
   it("a 1 MiB flow list is refused before the document is built", () => {
     const text = `claim_pattern: [${"a,".repeat(500_000)}]\n${HEAD}`;
-    const { value, ms } = timed(() => loadPolicy(text, "repo"));
+    const value = loadPolicy(text, "repo");
     expect(!value.ok && value.problems[0]?.message).toMatch(/YAML nodes/);
-    expect(ms).toBeLessThan(1_000);
   });
 
-  it.each([500, 2_000, 5_000, 9_000])("nesting %i deep never throws", (depth) => {
-    const flow = `claim_pattern: ${"[".repeat(depth)}${"]".repeat(depth)}\n${HEAD}`;
+  /** Parses once: never throws, and refuses. */
+  const refusedWithoutThrowing = (text: string) => {
+    let ok: boolean | undefined;
+    expect(() => {
+      ok = loadPolicy(text, "org").ok;
+    }).not.toThrow();
+    expect(ok).toBe(false);
+  };
+
+  it.each([500, 2_000, 5_000, 9_000])("flow and sequence nesting %i deep never throws", (depth) => {
+    refusedWithoutThrowing(`claim_pattern: ${"[".repeat(depth)}${"]".repeat(depth)}\n${HEAD}`);
+    refusedWithoutThrowing(`repositories:\n${"- ".repeat(depth)}x\n${HEAD}`);
+  });
+
+  // A block mapping's indentation grows with its depth, so its text grows with the square of it: 1 400
+  // levels are already the 1 MiB the policy store reads at most (docs/security.md, "Policy files"), and
+  // nothing deeper can reach the parser.
+  it.each([500, 1_400])("block nesting %i deep never throws", (depth) => {
     let block = "claim_pattern:\n";
     for (let i = 0; i < depth; i++) block += `${" ".repeat(i + 2)}k${i}:\n`;
-    const seq = `repositories:\n${"- ".repeat(depth)}x\n${HEAD}`;
-    for (const text of [flow, block + HEAD, seq]) {
-      expect(() => loadPolicy(text, "org")).not.toThrow();
-      expect(loadPolicy(text, "org").ok).toBe(false);
-    }
+    refusedWithoutThrowing(block + HEAD);
   });
 });
 
