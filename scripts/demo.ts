@@ -13,15 +13,21 @@
  * `npm run demo -- --ci` (or CI=true): the walkthrough only; exits 0 only if the exchange was granted on
  * both endpoints, both refusals were refused with the expected reason, both check runs concluded as
  * expected and the merged change was granted right after its push.
- * Options: --port N (Worker, default 8787), --issuer-port N (8788), --github-port N (8789), --skip-build.
+ * Options: --port N (Worker, default 8787), --issuer-port N (8788), --github-port N (8789), --skip-build,
+ * --outdir DIR (where the Worker bundle is built), --dir DIR (your policies; STS_DEMO_DIR).
+ *
+ * Nothing a user wrote is deleted or overwritten: the policy directory is created when absent and the
+ * example policy written only where no file of that name exists.
  */
 
 import { createHash, createHmac, randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { loadPolicy, type PolicyKind } from "../src/trust";
 import type { RecordedCall } from "../test/shared/control-client";
 import type { CheckRunRecord } from "../test/shared/github-double";
+import { exitOnError, UserError } from "./lib/cli";
 import {
   abbreviateJwt,
   DEFAULT_PORTS,
@@ -46,16 +52,28 @@ interface Options {
   issuer: number;
   github: number;
   skipBuild: boolean;
+  /** Where the Worker bundle is built (and, with --skip-build, read). */
+  outdir: string;
+  /** The user's policy directory. */
+  dir: string;
 }
 
-const USAGE = `usage: npm run demo -- [--ci | --interactive] [--port N] [--issuer-port N] [--github-port N] [--skip-build]
+/** The policy directory when neither --dir nor STS_DEMO_DIR says otherwise. */
+const DEFAULT_POLICY_DIR = "build/demo/policies";
+
+const USAGE = `usage: npm run demo -- [--ci | --interactive] [--port N] [--issuer-port N] [--github-port N]
+                        [--dir DIR] [--outdir DIR] [--skip-build]
   --ci              walk through once and exit (0 only if the exchange was granted on /sts/exchange and
                     /oauth/token, the refusals refused, and the webhook's check runs and push did their part);
                     also when CI=true
   --interactive     stay up after the walkthrough even when CI=true is set in your shell
   --port N          the Worker's port (default ${DEFAULT_PORTS.worker}); --issuer-port, --github-port likewise
                     (defaults ${DEFAULT_PORTS.issuer}, ${DEFAULT_PORTS.github})
-  --skip-build      reuse the Worker bundle in dist/ instead of running wrangler deploy --dry-run`;
+  --dir DIR         your policy directory (default ${DEFAULT_POLICY_DIR}, or STS_DEMO_DIR): files saved there
+                    are served by the GitHub double; it is never emptied, and the example policy is
+                    written only where no file of that name exists
+  --outdir DIR      where wrangler deploy --dry-run writes the Worker bundle (default dist)
+  --skip-build      reuse the Worker bundle in the --outdir directory instead of building it`;
 
 function parseArgs(argv: string[]): Options {
   const ciEnv = (process.env.CI ?? "").toLowerCase();
@@ -65,6 +83,12 @@ function parseArgs(argv: string[]): Options {
     issuer: DEFAULT_PORTS.issuer,
     github: DEFAULT_PORTS.github,
     skipBuild: false,
+    outdir: "dist",
+    dir: process.env.STS_DEMO_DIR?.trim() || DEFAULT_POLICY_DIR,
+  };
+  const path = (flag: string, value: string | undefined): string => {
+    if (value === undefined || value === "" || value.startsWith("--")) usage(`${flag} needs a directory`);
+    return value;
   };
   const port = (flag: string, value: string | undefined): number => {
     const n = Number(value);
@@ -79,6 +103,8 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--port") options.worker = port(arg, argv[++i]);
     else if (arg === "--issuer-port") options.issuer = port(arg, argv[++i]);
     else if (arg === "--github-port") options.github = port(arg, argv[++i]);
+    else if (arg === "--dir") options.dir = path(arg, argv[++i]);
+    else if (arg === "--outdir") options.outdir = path(arg, argv[++i]);
     else if (arg === "--help" || arg === "-h") {
       console.log(USAGE);
       process.exit(0);
@@ -126,7 +152,11 @@ function onWorkerLine(raw: string): void {
         audits.push({ raw: line, record });
         for (const w of auditWaiters) w();
         auditWaiters = [];
-        if (liveAudit) say(`${dim("audit")} ${line}`);
+        if (liveAudit) {
+          // A delivery the demo sent is summed up where it is sent (syncPolicies); an exchange here.
+          if (record.msg === "sts.exchange") say(auditSummary(record));
+          say(dim(`  audit line: ${line}`));
+        }
         return;
       }
     } catch {
@@ -689,20 +719,74 @@ function refusalOutcome(name: string, shown: Shown, reason: string): Outcome {
   const got = details?.[0]?.reason;
   const message = String(shown.body.message ?? "");
   const ok = shown.status === 403 && got === reason && shown.body.token === undefined;
-  say(`  ${bold("refused")}: reason ${got ?? "(none)"}, message: ${message}`);
+  say(`  ${bold("refused")}: ${refusalLine(got, shown.audit?.record.detail)}`);
+  say(`  ${bold("the caller reads")}: ${message}`);
   return { name, ok, why: ok ? `403 ${reason}` : `got ${shown.status} ${got ?? ""}` };
+}
+
+/** A refusal in one line: its reason and the audit line's detail (what the caller is not told). */
+function refusalLine(reason: unknown, detail: unknown): string {
+  const why = typeof detail === "string" && detail !== "" ? detail : "(no detail)";
+  return `${String(reason ?? "(no reason)")}: ${why}`;
+}
+
+/** One readable line for an audit record of a request of yours (interactive mode). */
+function auditSummary(record: Record<string, unknown>): string {
+  const target = `${String(record.scope ?? "?")} identity ${String(record.identity ?? "?")}`;
+  if (record.decision === "granted") {
+    const permissions = Object.entries((record.permissions as Record<string, string> | undefined) ?? {})
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(", ");
+    return green(`granted (${target}): ${permissions}`);
+  }
+  return red(`refused (${target}) ${refusalLine(record.reason, record.detail)}`);
 }
 
 // ---- your own policies (interactive mode) -----------------------------------------------------------
 
-const POLICY_DIR = resolve("build/demo/policies");
+let POLICY_DIR = resolve(DEFAULT_POLICY_DIR);
 
-/** Writes the demo policy under build/demo/policies/OWNER/REPO/IDENTITY.sts.yaml. */
-function seedPolicyDir(): void {
-  rmSync(POLICY_DIR, { recursive: true, force: true });
-  mkdirSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO), { recursive: true });
-  mkdirSync(join(POLICY_DIR, DEMO_OWNER, ".github"), { recursive: true });
-  writeFileSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO, `${DEMO_IDENTITY}.sts.yaml`), DEMO_POLICY);
+/** `path` as the user can type it: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : path;
+}
+
+/**
+ * Makes `dir`/OWNER/REPO and `dir`/OWNER/.github and writes the example policy there only when no file
+ * of that name exists: whatever the user saved in an earlier run stays as it is.
+ */
+function seedPolicyDir(dir: string): void {
+  POLICY_DIR = resolve(dir);
+  try {
+    mkdirSync(join(POLICY_DIR, DEMO_OWNER, DEMO_REPO), { recursive: true });
+    mkdirSync(join(POLICY_DIR, DEMO_OWNER, ".github"), { recursive: true });
+    const example = join(POLICY_DIR, DEMO_OWNER, DEMO_REPO, `${DEMO_IDENTITY}.sts.yaml`);
+    if (!existsSync(example)) writeFileSync(example, DEMO_POLICY, { flag: "wx" });
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    throw new UserError(
+      `cannot use ${shown(POLICY_DIR)} as the policy directory (${why}); choose one with --dir`,
+    );
+  }
+}
+
+/** The command that checks a saved policy as the service will read it (the org layout needs --org). */
+function checkCommand(path: string, kind: PolicyKind): string {
+  return `npm run -s policy -- check ${kind === "org" ? "--org " : ""}${shown(path)}`;
+}
+
+/** Checks a policy the user saved and prints what the checker says, so a mistake shows at once. */
+function reportCheck(path: string, kind: PolicyKind, text: string): void {
+  const loaded = loadPolicy(text, kind);
+  const where = shown(path);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) say(red(`  ${where}:${p.line}:${p.col}: ${p.message}`));
+    say(dim(`  (an exchange with this identity is refused POLICY_NOT_FOUND until it is fixed)`));
+    return;
+  }
+  for (const p of loaded.warnings) say(`  ${where}:${p.line}:${p.col}: warning: ${p.message}`);
+  say(dim(`  ${where}: ok (${kind === "org" ? "organization" : "repository"} policy)`));
 }
 
 /**
@@ -775,7 +859,8 @@ function syncPolicies(stack: Stack, world: World): () => void {
         }
         const added = !existed && !(repo === DEMO_REPO && file === `${DEMO_IDENTITY}.sts.yaml`);
         await github.setFile(world.githubId, fullName, `.github/chainguard/${file}`, text);
-        say(dim(`policy ${relative(process.cwd(), join(dir, file))} → ${fullName} (GitHub double)`));
+        say(dim(`policy ${shown(join(dir, file))} → ${fullName} (GitHub double)`));
+        reportCheck(join(dir, file), repo === ".github" ? "org" : "repo", text);
         await announce(repo, file, added ? "added" : "modified");
       }
     }
@@ -824,16 +909,23 @@ function printTryIt(stack: Stack, options: Options): void {
   );
   say(`                ${helperWith("--list")}   (GitLab, Buildkite, Kubernetes claim sets too)`);
   say();
-  say(`  Your own policy: save it as ${relative(process.cwd(), POLICY_DIR)}/acme/<repo>/<identity>.sts.yaml`);
-  say(`  (or .../acme/.github/<identity>.sts.yaml for an org policy, scope=acme); within a second it is`);
+  const repoPolicy = join(POLICY_DIR, DEMO_OWNER, "<repo>", "<identity>.sts.yaml");
+  const orgPolicy = join(POLICY_DIR, DEMO_OWNER, ".github", "<identity>.sts.yaml");
+  say(`  Your own policy: save it as ${shown(repoPolicy)}`);
+  say(`  (or ${shown(orgPolicy)} for an org policy, scope=acme); within a second`);
   say(
-    `  copied to the GitHub double's main and the demo sends the Worker GitHub's push webhook for it, signed`,
+    `  it is checked, copied to the GitHub double's main, and the demo sends the Worker GitHub's push webhook`,
   );
   say(
-    `  with this run's webhook secret: the Worker evicts its cached copy (the edit takes effect at once) and`,
+    `  for it, signed with this run's webhook secret: the Worker evicts its cached copy (the edit takes effect`,
   );
-  say(`  posts a Trust Policy Validation check run, shown here with its annotations.`);
-  say(`  Check it first: npx sts-policy check <file>; see why a token is refused: npx sts-policy explain.`);
+  say(`  at once) and posts a Trust Policy Validation check run, shown here with its annotations.`);
+  say(`  The directory is yours: the demo never empties it (--dir chooses another).`);
+  say(`  Check a policy: ${checkCommand(repoPolicy, "repo")}`);
+  say(`     an org one: ${checkCommand(orgPolicy, "org")}`);
+  say(
+    `  See why a token is refused: npm run -s policy -- explain --policy FILE --token "$TOKEN" --domain ${stack.domain}`,
+  );
   say();
   say(bold("Press Ctrl-C to stop everything the demo started."));
   say(dim("Audit lines of your requests appear below."));
@@ -844,6 +936,14 @@ function printTryIt(stack: Stack, options: Options): void {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const started = Date.now();
+  const bundle = resolve(options.outdir, "index.js");
+  if (options.skipBuild && !existsSync(bundle)) {
+    throw new UserError(
+      `--skip-build: there is no Worker bundle at ${shown(bundle)} yet; run the demo once without --skip-build (or npm run build) to make it`,
+    );
+  }
+  // The policy directory first, so a directory that cannot be used is said before anything starts.
+  if (!options.ci) seedPolicyDir(options.dir);
   await checkPorts(options);
   say(
     bold("github-sts demo: the real Worker in workerd, a local OIDC issuer and a local GitHub; no network"),
@@ -851,8 +951,8 @@ async function main(): Promise<void> {
   say(
     dim(
       options.skipBuild
-        ? "Using the Worker bundle in dist/"
-        : "Building the Worker (wrangler deploy --dry-run --outdir dist)…",
+        ? `Using the Worker bundle in ${shown(resolve(options.outdir))}/`
+        : `Building the Worker (wrangler deploy --dry-run --outdir ${shown(resolve(options.outdir))})…`,
     ),
   );
 
@@ -882,6 +982,7 @@ async function main(): Promise<void> {
     issuerPort: options.issuer,
     githubPort: options.github,
     skipBuild: options.skipBuild,
+    outdir: options.outdir,
     onLine: onWorkerLine,
     vars: { GITHUB_WEBHOOK_SECRET: webhookSecret },
   });
@@ -913,14 +1014,10 @@ async function main(): Promise<void> {
     await stop(allOk ? 0 : 1);
     return;
   }
-  seedPolicyDir();
   stopSync = syncPolicies(stack, world);
   printTryIt(stack, options);
   liveAudit = true;
   // Stays alive on the servers' handles until a signal arrives.
 }
 
-main().catch((error) => {
-  console.error(`npm run demo: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  process.exit(1);
-});
+main().catch(exitOnError("npm run demo"));

@@ -15,22 +15,30 @@ import type { Readable } from "node:stream";
 import { Miniflare } from "miniflare";
 import { type Doubles, startDoubles } from "../../test/doubles/launch";
 import { createOutboundRouter, type OutboundCounter } from "../../test/doubles/outbound";
+import { UserError } from "./cli";
 
 export const DEMO_APP_ID = "4242";
 /** The test App key: a throwaway key committed for the doubles; never use it for a real App. */
 export const DEMO_APP_KEY_PATH = "test/fixtures/app-key.pkcs1.pem";
 
-/** Builds the Worker as `wrangler deploy --dry-run --outdir dist` does and returns the entry path. */
-function buildWorker(): string {
-  execFileSync(
-    process.execPath,
-    [resolve("node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", "dist"],
-    {
-      stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
-    },
-  );
-  return resolve("dist/index.js");
+/** Builds the Worker as `wrangler deploy --dry-run --outdir <outdir>` does and returns the entry path. */
+function buildWorker(outdir = "dist"): string {
+  try {
+    execFileSync(
+      process.execPath,
+      [resolve("node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outdir],
+      {
+        stdio: ["ignore", "ignore", "inherit"],
+        env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+      },
+    );
+  } catch {
+    // wrangler has printed why (a broken wrangler.toml, a type error in src/) on stderr above.
+    throw new UserError(
+      "building the Worker with wrangler deploy --dry-run failed (wrangler says why above)",
+    );
+  }
+  return resolve(outdir, "index.js");
 }
 
 /** The compatibility date and flags of the shipped wrangler.toml. */
@@ -163,8 +171,10 @@ interface StackOptions {
   githubPort?: number;
   /** Extra vars for the Worker (ALLOWED_ISSUERS, ORG_POLICY_REPO, …). */
   vars?: Record<string, string>;
-  /** Skip the wrangler build (the bundle in dist/ is reused). */
+  /** Skip the wrangler build (the bundle in `outdir` is reused). */
   skipBuild?: boolean;
+  /** Where the Worker bundle is built (default dist). */
+  outdir?: string;
   /** Each line the Worker prints (its audit lines among them); printed when absent. */
   onLine?: (line: string) => void;
 }
@@ -180,7 +190,8 @@ export interface Stack {
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const scriptPath = options.skipBuild ? resolve("dist/index.js") : buildWorker();
+  const outdir = options.outdir ?? "dist";
+  const scriptPath = options.skipBuild ? resolve(outdir, "index.js") : buildWorker(outdir);
   const doubles = await startDoubles({ issuerPort: options.issuerPort, githubPort: options.githubPort });
   const port = options.port ?? 8787;
   const domain = options.domain ?? `localhost:${port}`;

@@ -1,20 +1,52 @@
 /**
  * `npm run demo` and `npm start` as a new user runs them, on free ports: the non-interactive walkthrough
- * exits 0 (the exchanges, the refusals, the webhook's two check runs and the push that evicts); the
- * interactive demo serves the README's curl exchange with a token from `npm run mint-demo-token`, a
- * policy edited in its directory takes effect at once through a signed push delivery, and after SIGINT
- * every port it listened on is free again; `npm start` without `.dev.vars` says what to do and exits 1.
- * No network: the demo routes every upstream to its doubles.
+ * exits 0 (the exchanges, the refusals with their reason and detail in one line, the webhook's two check
+ * runs and the push that evicts); the interactive demo serves the README's curl exchange with a token
+ * from `npm run mint-demo-token`, keeps every file of the policy directory it is given, checks a policy
+ * saved there and prints a refusal's reason and detail in one line, makes a policy edited there take
+ * effect at once through a signed push delivery, and after SIGINT every port it listened on is free
+ * again; `npm start` without `.dev.vars` says what to do and exits 1. No network: the demo routes every
+ * upstream to its doubles. Each run gets a policy directory (mkdtemp) and a bundle directory of its own,
+ * so no test touches build/demo/policies or dist/.
  */
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { join, relative, resolve } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { DEMO_POLICY } from "../../scripts/lib/demo-world";
 
 const ROOT = resolve(__dirname, "../..");
+
+/** Directories this file made: policy directories in the system's temp, bundles under build/. */
+const made: string[] = [];
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+function policyDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "sts-demo-policies-"));
+  made.push(dir);
+  return dir;
+}
+
+/** A bundle directory under build/ (workerd refuses a module outside the working directory). */
+function bundleDir(): string {
+  mkdirSync(join(ROOT, "build"), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, "build", "demo-test-"));
+  made.push(dir);
+  return relative(ROOT, dir);
+}
+
+/** Waits until `done()` or the child exits, for at most `ms` (generous: the machine may be loaded). */
+async function until(child: ChildProcess, done: () => boolean, ms = 200_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done() && child.exitCode === null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Three distinct free ports: all three are held open at once, so the OS cannot hand one out twice. */
 async function freePorts(): Promise<[number, number, number]> {
@@ -78,7 +110,7 @@ const portArgs = (p: { worker: number; issuer: number; github: number }) => [
 describe("npm run demo", () => {
   it("--ci walks through a granted exchange (on both endpoints) and two refusals and exits 0", async () => {
     const p = await ports();
-    const child = run(["scripts/demo.ts", "--ci", ...portArgs(p)]);
+    const child = run(["scripts/demo.ts", "--ci", "--outdir", bundleDir(), ...portArgs(p)]);
     const { text, exit } = collect(child);
     expect(await exit, text()).toBe(0);
     const out = text();
@@ -89,6 +121,9 @@ describe("npm run demo", () => {
     expect(out).toMatch(/"access_token": "ghs_…\(redacted, \d+ characters\)"/);
     expect(out).toContain("ok   default audience refused: 403 AUDIENCE_MISMATCH");
     expect(out).toContain("ok   pull_request refused: 403 SUBJECT_MISMATCH");
+    // Each refusal in one line: its reason and the audit line's detail.
+    expect(out).toContain("refused: SUBJECT_MISMATCH: subject: token sub differs from the policy's subject");
+    expect(out).toMatch(/refused: AUDIENCE_MISMATCH: audience: /);
     // The webhook, signed with the run's own secret: a failing then a passing check run, and the push
     // that makes a merged change take effect at once.
     expect(out).toContain("ok   pull request check run failed: failure, annotated at the typo's line");
@@ -103,17 +138,27 @@ describe("npm run demo", () => {
     expect(out).toContain(`request the OIDC token with audience=localhost:${p.worker}`);
     expect(out).toMatch(/"msg":"sts\.exchange".*"decision":"granted"/);
     for (const port of Object.values(p)) expect(await portIsFree(port)).toBe(true);
-  }, 120_000);
+  }, 300_000);
 
-  it("stays up for the README's curl exchange and frees every port on SIGINT", async () => {
+  it("stays up for the README's curl exchange, keeps the user's files, and frees every port on SIGINT", async () => {
     const p = await ports();
-    const child = run(["scripts/demo.ts", ...portArgs(p)]);
+    const dir = policyDir();
+    // What a user left from an earlier run: a note, and their own edit of the example policy.
+    writeFileSync(join(dir, "notes.txt"), "mine\n");
+    mkdirSync(join(dir, "acme", "deploy-tools"), { recursive: true });
+    const edited = `${DEMO_POLICY}# my edit\n`;
+    writeFileSync(join(dir, "acme", "deploy-tools", "release.sts.yaml"), edited);
+    const child = run(["scripts/demo.ts", "--dir", dir, "--outdir", bundleDir(), ...portArgs(p)]);
     const { text, exit } = collect(child);
-    for (let i = 0; i < 600 && !text().includes("Press Ctrl-C"); i++) {
-      if (child.exitCode !== null) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(child, () => text().includes("Press Ctrl-C"));
     expect(text()).toContain("Press Ctrl-C");
+    // The hint checks each layout as the service reads it: the org policy repository needs --org.
+    expect(text()).toContain(
+      `npm run -s policy -- check ${join(dir, "acme", "<repo>", "<identity>.sts.yaml")}`,
+    );
+    expect(text()).toContain(
+      `npm run -s policy -- check --org ${join(dir, "acme", ".github", "<identity>.sts.yaml")}`,
+    );
     expect(text()).toContain(`npm run -s mint-demo-token -- --issuer-url http://127.0.0.1:${p.issuer}`);
 
     const token = execFileSync(
@@ -152,41 +197,84 @@ describe("npm run demo", () => {
     expect(((await oauth.json()) as { access_token?: string }).access_token).toMatch(/^ghs_/);
 
     // An edit of the policy takes effect at once: the demo delivers the signed push webhook for it.
-    const file = join(ROOT, "build/demo/policies/acme/deploy-tools/release.sts.yaml");
+    const file = join(dir, "acme", "deploy-tools", "release.sts.yaml");
     const pushes = () => text().split("evicted: policy acme/deploy-tools release").length;
     for (let i = 0; i < 100 && pushes() < 2; i++) await new Promise((r) => setTimeout(r, 100));
     const before = pushes();
-    writeFileSync(file, readFileSync(file, "utf8").replace("contents: write", "contents: read"));
+    const readOnly = edited.replace("contents: write", "contents: read");
+    writeFileSync(file, readOnly);
     for (let i = 0; i < 100 && pushes() === before; i++) await new Promise((r) => setTimeout(r, 100));
     expect(pushes()).toBe(before + 1);
-    const edited = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
-    expect(edited.status).toBe(200);
-    await edited.body?.cancel();
+    const afterEdit = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(afterEdit.status).toBe(200);
+    await afterEdit.body?.cancel();
     for (let i = 0; i < 50 && !text().includes('"permissions":{"contents":"read"}'); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     expect(text()).toContain('"permissions":{"contents":"read"}');
 
+    // A policy with a typo: the demo checks it when it is saved, and the refusal says why in one line.
+    writeFileSync(
+      join(dir, "acme", "deploy-tools", "typo.sts.yaml"),
+      "issuer: https://token.actions.githubusercontent.com\nsubjet: repo:acme/deploy-tools:ref:refs/heads/main\npermissions:\n  contents: read\n",
+    );
+    await until(child, () => text().includes("typo.sts.yaml:2:1: unknown key"));
+    expect(text()).toContain(
+      `typo.sts.yaml:2:1: unknown key "subjet" in a repository policy: did you mean "subject"?`,
+    );
+    const typo = await fetch(url.replace("identity=release", "identity=typo"), {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(typo.status).toBe(404);
+    await until(child, () => text().includes("refused (acme/deploy-tools identity typo) POLICY_NOT_FOUND"));
+    expect(text()).toMatch(
+      /refused \(acme\/deploy-tools identity typo\) POLICY_NOT_FOUND: policy parse error at 2:1: unknown key "subjet" in a repository policy: did you mean "subject"\?\n/,
+    );
+
     child.kill("SIGINT");
     // 0 from the demo's own handler, or 130 (128 + SIGINT) when Miniflare's exit hook ends it first.
     expect([0, 130]).toContain(await exit);
     for (const port of Object.values(p)) expect(await portIsFree(port)).toBe(true);
+    // Nothing the user wrote was deleted or overwritten (the policy is as the test last saved it); the
+    // example org directory was added.
+    expect(readFileSync(join(dir, "notes.txt"), "utf8")).toBe("mine\n");
+    expect(readFileSync(join(dir, "acme", "deploy-tools", "release.sts.yaml"), "utf8")).toBe(readOnly);
+    expect(existsSync(join(dir, "acme", "deploy-tools", "typo.sts.yaml"))).toBe(true);
+    expect(existsSync(join(dir, "acme", ".github"))).toBe(true);
+  }, 300_000);
+
+  it("--skip-build without a bundle says what to do, without a stack", async () => {
+    const { text, exit } = collect(run(["scripts/demo.ts", "--ci", "--skip-build", "--outdir", bundleDir()]));
+    expect(await exit).toBe(1);
+    expect(text()).toContain("--skip-build: there is no Worker bundle at");
+    expect(text()).toContain("run the demo once without --skip-build");
+    expect(text()).not.toMatch(/^\s+at /m);
+  }, 120_000);
+
+  it("refuses an unknown option with its usage line (exit 2)", async () => {
+    const { text, exit } = collect(run(["scripts/demo.ts", "--bogus"]));
+    expect(await exit).toBe(2);
+    expect(text()).toContain("npm run demo: unknown argument --bogus");
+    expect(text()).toContain("usage: npm run demo --");
   }, 120_000);
 
   it("refuses to start on a busy port, saying which and how to choose another", async () => {
     const p = await ports();
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(p.issuer, "127.0.0.1", () => r()));
+    // A policy directory that does not exist yet: it is made, with the example policy in it.
+    const dir = join(policyDir(), "new", "nested");
     try {
-      const { text, exit } = collect(run(["scripts/demo.ts", "--ci", "--skip-build", ...portArgs(p)]));
+      const { text, exit } = collect(run(["scripts/demo.ts", "--interactive", "--dir", dir, ...portArgs(p)]));
       expect(await exit).toBe(1);
       expect(text()).toContain(
         `port ${p.issuer} (issuer double) is in use: choose another with --issuer-port N`,
       );
+      expect(readFileSync(join(dir, "acme", "deploy-tools", "release.sts.yaml"), "utf8")).toBe(DEMO_POLICY);
     } finally {
       await new Promise((r) => blocker.close(r));
     }
-  }, 60_000);
+  }, 120_000);
 });
 
 /** Runs `npm start`'s script in `dir`; its exit status and standard error. */
