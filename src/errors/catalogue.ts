@@ -83,6 +83,12 @@ export interface FailureArgs {
   owner?: string;
   /** MISCONFIGURED: the setting's name. */
   setting?: string;
+  /**
+   * MISCONFIGURED: what is wrong with it, as a fixed phrase that never carries the setting's value
+   * (`not set`, `not a numeric App id`, `not a PEM private key`, `key does not import`, …); goes to
+   * `metadata.problem` (docs/configuration.md, "Misconfiguration").
+   */
+  problem?: string;
   /** RATE_LIMITED / GITHUB_UNAVAILABLE: seconds for the `Retry-After` header. */
   retryAfterSeconds?: number;
   /** *_MISMATCH: the policy relied on the default audience and the token's `aud` lacks STS_DOMAIN. */

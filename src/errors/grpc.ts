@@ -18,6 +18,7 @@ function errorBody(f: Failure, ctx: ResponseContext) {
   const metadata: Record<string, string> = { request_id: ctx.requestId };
   if (f.reason === "CLAIM_MISMATCH" && f.args.claimName !== undefined) metadata.claim = f.args.claimName;
   if (f.reason === "EXCHANGE_RATE_LIMITED" && f.args.limiter !== undefined) metadata.limiter = f.args.limiter;
+  if (f.reason === "MISCONFIGURED" && f.args.problem !== undefined) metadata.problem = f.args.problem;
   return {
     code: CATALOGUE[f.reason].code,
     message: messageOf(f, ctx.domain),

@@ -86,6 +86,7 @@ function oauthErrorBody(f: Failure, ctx: ResponseContext): Record<string, string
     request_id: ctx.requestId,
   };
   if (f.reason === "EXCHANGE_RATE_LIMITED" && f.args.limiter !== undefined) body.limiter = f.args.limiter;
+  if (f.reason === "MISCONFIGURED" && f.args.problem !== undefined) body.problem = f.args.problem;
   return body;
 }
 

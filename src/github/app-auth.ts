@@ -24,6 +24,7 @@ import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import { type Failure, failure } from "../errors/catalogue";
 import { readCapped } from "../platform/body";
+import { NO_ANSWER } from "../platform/fetch";
 import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
@@ -178,7 +179,7 @@ export async function appFetch(
           ? "timed out"
           : error instanceof OversizedResponse
             ? "answer over the byte cap"
-            : "network error";
+            : NO_ANSWER;
         if (timedOut) break;
         continue;
       }

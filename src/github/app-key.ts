@@ -6,7 +6,11 @@
  * a PKCS#1 key in a PKCS#8 `PrivateKeyInfo` with a few lines of DER instead of a dependency.
  */
 
-type AppKeyResult = { ok: true; pkcs8Pem: string } | { ok: false; problem: string };
+/**
+ * A key that cannot be used: `problem` is a fixed phrase (it travels to the caller as
+ * `metadata.problem`), `hint` says more for the audit line; neither echoes any of the key.
+ */
+type AppKeyResult = { ok: true; pkcs8Pem: string } | { ok: false; problem: string; hint?: string };
 
 const PEM = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/;
 
@@ -74,8 +78,8 @@ export function parseAppPrivateKey(raw: string | undefined): AppKeyResult {
   if (match === null) {
     return {
       ok: false,
-      problem:
-        "not a PEM private key (expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)",
+      problem: "not a PEM private key",
+      hint: "expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----",
     };
   }
   const label = match[1];
@@ -83,13 +87,19 @@ export function parseAppPrivateKey(raw: string | undefined): AppKeyResult {
   if (der === null || !isWholeDerSequence(der)) {
     return {
       ok: false,
-      problem: "the PEM body is not valid base64 DER (was the key truncated or its newlines lost?)",
+      problem: "PEM body is not base64 DER",
+      hint: "was the key truncated or its newlines lost?",
     };
   }
   let pkcs8: Uint8Array;
   if (label === "RSA PRIVATE KEY") pkcs8 = pkcs1ToPkcs8(der);
   else if (label === "PRIVATE KEY") pkcs8 = der;
-  else return { ok: false, problem: `unsupported PEM type "${label}" (GitHub App keys are RSA)` };
+  else
+    return {
+      ok: false,
+      problem: "not an RSA private key",
+      hint: `PEM type "${label}"; GitHub App keys are RSA`,
+    };
   const lines = bytesToBase64(pkcs8).match(/.{1,64}/g) ?? [];
   const pkcs8Pem = `-----BEGIN PRIVATE KEY-----\n${lines.join("\n")}\n-----END PRIVATE KEY-----\n`;
   return { ok: true, pkcs8Pem };

@@ -12,6 +12,7 @@
 
 import { type Failure, failure } from "../errors/catalogue";
 import type { Clock } from "../platform/clock";
+import { NO_ANSWER } from "../platform/fetch";
 import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
@@ -92,9 +93,9 @@ export async function githubFetch(
     let response: Response;
     try {
       response = await rt.fetch(url, { method: call.method, headers, body, signal, redirect: "manual" });
-    } catch (error) {
+    } catch {
       const timedOut = signal.aborted;
-      last = timedOut ? "timed out" : `network error: ${error instanceof Error ? error.message : "unknown"}`;
+      last = timedOut ? "timed out" : NO_ANSWER;
       if (timedOut) break;
       continue;
     }

@@ -10,7 +10,7 @@ export { parseAppPrivateKey } from "./app-key";
 export { setGitHubRequestTimeout } from "./http";
 export { findInstallation, forgetInstallation, installationPermissions } from "./installation";
 export { appJwt, appJwtSignatures } from "./jwt";
-export { mintBody, mintInstallationToken } from "./mint";
+export { lackingPermissions, mintBody, mintInstallationToken } from "./mint";
 export { evictOrgIssuers, lookupOrgIssuers, type OrgIssuers } from "./org-issuers-store";
 export {
   evictPolicy,

@@ -66,8 +66,8 @@ async function sign(rt: Runtime, state: JwtState): Promise<Result<string>> {
     const why = error instanceof Error ? error.name : "error";
     return fail(
       "MISCONFIGURED",
-      { setting: UNREADABLE },
-      `${UNREADABLE}: Web Crypto refused the key (${why})`,
+      { setting: UNREADABLE, problem: "key does not import" },
+      `${UNREADABLE}: key does not import (Web Crypto refused it: ${why})`,
     );
   }
   const now = epochSeconds(rt.clock) + state.skewSeconds;

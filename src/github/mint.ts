@@ -9,20 +9,24 @@
  * A 404 for an installation id that came from the cache means the App was uninstalled (and perhaps
  * reinstalled under a new id): the cached id is dropped, the owner looked up again once, and the mint
  * retried with what that lookup found.
+ *
+ * A refused mint (`PERMISSION_NOT_GRANTABLE`) reads the installation's permissions
+ * (`GET /app/installations/{id}`) so that the audit line can name what the policy asked for and the
+ * installation lacks; GitHub's error text is never read.
  */
 
 import { type Failure, fail, failure, ok, type Result, withArgs } from "../errors/catalogue";
 import type { Runtime } from "../platform/runtime";
 import { type AppCall, appFetch } from "./app-auth";
 import { describe, type RateLimit, rateLimitOf } from "./http";
-import { findInstallation, forgetInstallation } from "./installation";
+import { findInstallation, forgetInstallation, installationPermissions } from "./installation";
 import { dropAppJwt } from "./jwt";
 import type { Installation, MintedToken, TokenRequest } from "./types";
 
 /** A mint's answer, before the caller decides what it means for its purpose. */
 type MintOutcome =
   | { kind: "minted"; token: MintedToken }
-  | { kind: "refused"; status: number; rateLimit?: RateLimit; detail: string }
+  | { kind: "refused"; status: number; rateLimit?: RateLimit; detail: string; installationId: number }
   | { kind: "failed"; failure: Failure };
 
 /**
@@ -69,7 +73,50 @@ async function post(
     status: answer.status,
     rateLimit: rateLimitOf(answer, rt.clock),
     detail: describe(call, answer.status),
+    installationId,
   };
+}
+
+const LEVEL: Readonly<Record<string, number>> = { read: 1, write: 2, admin: 3 };
+
+/**
+ * What `requested` asks for beyond `granted` (an installation's permissions), as
+ * `issues: write (has read)`; empty when the installation grants all of it.
+ */
+export function lackingPermissions(
+  requested: Readonly<Record<string, string>>,
+  granted: Readonly<Record<string, unknown>>,
+): string[] {
+  const lacking: string[] = [];
+  for (const [name, level] of Object.entries(requested)) {
+    const has = granted[name];
+    const hasLevel = typeof has === "string" ? (LEVEL[has] ?? 0) : 0;
+    if (hasLevel < (LEVEL[level] ?? Number.POSITIVE_INFINITY)) {
+      lacking.push(`${name}: ${level} (has ${typeof has === "string" && hasLevel > 0 ? has : "none"})`);
+    }
+  }
+  return lacking;
+}
+
+/**
+ * The audit words for a refused mint: which requested permissions the installation lacks, read with
+ * {@link installationPermissions} (the same read the webhook's permission lint makes).
+ */
+async function whatIsLacking(
+  rt: Runtime,
+  owner: string,
+  installationId: number,
+  request: TokenRequest,
+): Promise<string> {
+  const permissions = await installationPermissions(rt, owner, installationId);
+  if (!permissions.ok) {
+    const why = permissions.failure.detail;
+    return `the installation's permissions could not be read${why === undefined ? "" : ` (${why})`}`;
+  }
+  const lacking = lackingPermissions(request.permissions, permissions.value);
+  return lacking.length > 0
+    ? `the installation lacks ${lacking.join(", ")}`
+    : "the installation has every requested permission (a requested repository may be outside it)";
 }
 
 /**
@@ -112,7 +159,8 @@ export async function mintInstallationToken(
       // 422: the App or the installation lacks a permission or repository the policy asks for. A bare
       // 403 on a mint says the same in other words. Either way the caller learns only the reason.
       if (outcome.status === 422 || outcome.status === 403) {
-        return fail("PERMISSION_NOT_GRANTABLE", { owner }, outcome.detail);
+        const lacking = await whatIsLacking(rt, owner, outcome.installationId, request);
+        return fail("PERMISSION_NOT_GRANTABLE", { owner }, `${outcome.detail}; ${lacking}`);
       }
       if (outcome.status === 404) return fail("NO_INSTALLATION", { owner }, outcome.detail);
       return fail("GITHUB_UNAVAILABLE", { owner }, outcome.detail);

@@ -10,6 +10,7 @@
  */
 
 import { readCapped } from "../platform/body";
+import { NO_ANSWER } from "../platform/fetch";
 import { ISSUER_FETCH_TIMEOUT_MS, MAX_ISSUER_REDIRECTS } from "../platform/limits";
 import type { OidcDeps } from "./deps";
 import { isValidIssuer } from "./syntax";
@@ -41,9 +42,9 @@ function redirectTarget(location: string, from: string, start: string): string |
 }
 
 function describe(error: unknown): string {
-  if (error instanceof Error)
-    return error.name === "TimeoutError" || error.name === "AbortError" ? "timeout" : error.name;
-  return "error";
+  if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError"))
+    return "timeout";
+  return NO_ANSWER;
 }
 
 /** GETs `url` and parses its JSON body of at most `maxBytes`, within the issuer fetch bounds. */
@@ -86,6 +87,6 @@ export async function fetchJsonBounded(
       }
     }
   } catch (error) {
-    return { ok: false, detail: `fetch failed: ${describe(error)}` };
+    return { ok: false, detail: describe(error) };
   }
 }

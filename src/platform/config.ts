@@ -71,8 +71,13 @@ export function isRepoName(name: string): boolean {
   return REPO_NAME.test(name) && name !== "." && name !== "..";
 }
 
-function misconfigured(setting: string, detail: string): { ok: false; failure: Failure } {
-  return { ok: false, failure: failure("MISCONFIGURED", { setting }, `${setting}: ${detail}`) };
+/**
+ * `problem` is a fixed phrase, safe to answer with (`metadata.problem`); `more`, for the audit line only,
+ * may say what was found.
+ */
+function misconfigured(setting: string, problem: string, more?: string): { ok: false; failure: Failure } {
+  const detail = more === undefined ? `${setting}: ${problem}` : `${setting}: ${problem} (${more})`;
+  return { ok: false, failure: failure("MISCONFIGURED", { setting, problem }, detail) };
 }
 
 function isSet(value: unknown): boolean {
@@ -119,7 +124,7 @@ export function loadConfig(env: Env): Result<Config> {
   if (!/^[1-9][0-9]{0,19}$/.test(appId)) return misconfigured("GITHUB_APP_ID", "not a numeric App id");
 
   const key = parseAppPrivateKey(env.GITHUB_APP_PRIVATE_KEY);
-  if (!key.ok) return misconfigured("GITHUB_APP_PRIVATE_KEY", key.problem);
+  if (!key.ok) return misconfigured("GITHUB_APP_PRIVATE_KEY", key.problem, key.hint);
 
   let githubBaseUrl = DEFAULT_GITHUB_BASE_URL;
   if (isSet(env.GITHUB_BASE_URL)) {
@@ -164,10 +169,10 @@ export function loadConfig(env: Env): Result<Config> {
       const first = built.problems[0] as AllowlistProblem;
       const setting = first.list === "issuers" ? "ALLOWED_ISSUERS" : "ALLOWED_ISSUER_PATTERNS";
       const entry = first.list === "issuers" ? "entry" : "pattern";
-      return misconfigured(
-        setting,
-        first.index === undefined ? first.message : `${entry} ${first.index + 1}: ${first.message}`,
-      );
+      // Without an index the message is a fixed count ("more than 64 issuers"); an entry's message
+      // may quote the entry, so the answer only says which one.
+      if (first.index === undefined) return misconfigured(setting, first.message);
+      return misconfigured(setting, `${entry} ${first.index + 1} is invalid`, first.message);
     }
     issuerAllowlist = built.allowlist;
   }
@@ -189,7 +194,7 @@ export function loadConfig(env: Env): Result<Config> {
     const bound: unknown = env[setting];
     if (bound === undefined || bound === null) limiters.push(null);
     else if (typeof (bound as { limit?: unknown }).limit !== "function") {
-      return misconfigured(setting, "not a Rate Limiting binding (no limit function)");
+      return misconfigured(setting, "not a Rate Limiting binding", "no limit function");
     } else limiters.push(bound as RateLimiter);
   }
   const [callerLimiter = null, ownerLimiter = null] = limiters;

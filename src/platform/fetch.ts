@@ -5,3 +5,9 @@
  */
 
 export type FetchFn = (input: Request | string | URL, init?: RequestInit) => Promise<Response>;
+
+/**
+ * The audit words for a request that got no answer at all. The runtime's own error (`TypeError`,
+ * `Error: Network connection lost`) says nothing an operator can act on, so it is never passed on.
+ */
+export const NO_ANSWER = "no answer (network error: host unreachable, DNS, refused connection or TLS)";

@@ -11,7 +11,8 @@
  * headers, at most 100 a page), comparisons (`GET /repos/{o}/{r}/compare/{base}...{head}`, what differs
  * between the two refs' files), check runs (`POST /repos/{o}/{r}/check-runs` and `PATCH …/{id}`, an
  * installation token with `checks: write` on the repository, at most 50 annotations a request) and an
- * installation's own record (`GET /app/installations/{id}`, App JWT, with its `permissions`).
+ * installation's own record (`GET /app/installations/{id}`, App JWT, with its `permissions`; also read
+ * when a mint is refused, to name what the installation lacks).
  * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404, hold) can be injected per route.
  *
  * Test files run in parallel, so all state is per tenant: a path tenant's base URL is

@@ -462,13 +462,15 @@ describe("POST /oauth/token: every error class", () => {
       ctx,
     );
     await waitOnExecutionContext(ctx);
-    await expectOAuthError(
+    const body = await expectOAuthError(
       response,
       500,
       "server_error",
       "MISCONFIGURED",
       "server misconfigured: GITHUB_APP_ID",
     );
+    // What is wrong with the setting, as a fixed phrase, beside the reason.
+    expect((body as unknown as Record<string, unknown>).problem).toBe("not set");
     expect(output.audit()[0]).toMatchObject({ door: "oauth/token", reason: "MISCONFIGURED" });
   });
 

@@ -691,13 +691,13 @@ describe("refusals: the reason, status, code and message of each", () => {
 describe("configuration and routes", () => {
   it("a misconfigured deployment answers 500 naming the setting, and never mints", async () => {
     const token = await mint({ sub: "foo", aud: "octosts" });
-    const cases: [Partial<Env>, string][] = [
-      [{ STS_DOMAIN: undefined }, "STS_DOMAIN"],
-      [{ GITHUB_APP_ID: undefined }, "GITHUB_APP_ID"],
-      [{ GITHUB_APP_PRIVATE_KEY: "not a key" }, "GITHUB_APP_PRIVATE_KEY"],
-      [{ STS_CACHE: undefined }, "STS_CACHE"],
+    const cases: [Partial<Env>, string, string][] = [
+      [{ STS_DOMAIN: undefined }, "STS_DOMAIN", "not set"],
+      [{ GITHUB_APP_ID: undefined }, "GITHUB_APP_ID", "not set"],
+      [{ GITHUB_APP_PRIVATE_KEY: "not a key" }, "GITHUB_APP_PRIVATE_KEY", "not a PEM private key"],
+      [{ STS_CACHE: undefined }, "STS_CACHE", "the KV namespace binding is missing"],
     ];
-    for (const [overrides, setting] of cases) {
+    for (const [overrides, setting, problem] of cases) {
       const ctx = createExecutionContext();
       const rt = createRuntime(testEnv(overrides));
       const response = await handle(
@@ -705,14 +705,26 @@ describe("configuration and routes", () => {
         rt,
         ctx,
       );
-      await expectRefusal(response, 500, 13, "MISCONFIGURED", `server misconfigured: ${setting}`);
+      const body = await expectRefusal(
+        response,
+        500,
+        13,
+        "MISCONFIGURED",
+        `server misconfigured: ${setting}`,
+      );
+      expect(body.details[0]?.metadata).toEqual({
+        request_id: body.details[0]?.metadata.request_id,
+        problem,
+      });
       const health = await handle(
         new Request(`https://${TEST_DOMAIN}/healthz`),
         rt,
         createExecutionContext(),
       );
       expect(health.status).toBe(503);
-      expect(((await health.json()) as ErrorBody).message).toBe(`server misconfigured: ${setting}`);
+      const healthBody = (await health.json()) as ErrorBody;
+      expect(healthBody.message).toBe(`server misconfigured: ${setting}`);
+      expect(healthBody.details[0]?.metadata.problem).toBe(problem);
     }
   });
 
@@ -768,7 +780,14 @@ describe("configuration and routes", () => {
       "/sts/exchange?scope=org/repo&identity=foo",
       bearer(await mint({ sub: "foo", aud: "octosts" })),
     );
-    await expectRefusal(response, 500, 13, "MISCONFIGURED", "server misconfigured: GITHUB_APP_PRIVATE_KEY");
+    const body = await expectRefusal(
+      response,
+      500,
+      13,
+      "MISCONFIGURED",
+      "server misconfigured: GITHUB_APP_PRIVATE_KEY",
+    );
+    expect(body.details[0]?.metadata.problem).toBe("key does not import");
     expect(mintBodies(await s.calls())).toEqual([]);
   });
 

@@ -9,6 +9,7 @@ import { errorResponse } from "../../../src/errors/grpc";
 import {
   findInstallation,
   type Installation,
+  lackingPermissions,
   mintInstallationToken,
   setGitHubRequestTimeout,
   type TokenRequest,
@@ -112,6 +113,48 @@ describe("mint failures", () => {
     const text = await response.text();
     expect(text).toContain("token exchange failure (StatusUnprocessableEntity)");
     expect(text).not.toContain("not granted");
+    // The audit detail names what the installation lacks, read from its permissions, not from GitHub's text.
+    expect(result.failure.detail).toContain("the installation lacks contents: write (has read)");
+    expect(text).not.toContain("lacks");
+  });
+
+  it("the audit detail lists every requested permission the installation lacks, and only those", async () => {
+    const t = await tenant({
+      installations: [{ account: "org", permissions: { contents: "write", issues: "read" } }],
+    });
+    const result = await mintInstallationToken(t.rt, "org", await installed(t), {
+      permissions: { contents: "read", issues: "write", pull_requests: "write" },
+    });
+    expect(!result.ok && result.failure.reason).toBe("PERMISSION_NOT_GRANTABLE");
+    expect(!result.ok && result.failure.detail).toMatch(
+      /; the installation lacks issues: write \(has read\), pull_requests: write \(has none\)$/,
+    );
+    const reads = (await github.calls(t.id)).filter(
+      (c) => c.method === "GET" && /^\/app\/installations\/\d+$/.test(c.path),
+    );
+    expect(reads).toHaveLength(1);
+  });
+
+  it("a refusal the permissions do not explain says so (a repository outside the installation)", async () => {
+    const t = await tenant({
+      repos: { "org/repo": {} },
+      installations: [{ account: "org", repositorySelection: "selected", repositories: [] }],
+    });
+    const result = await mintInstallationToken(t.rt, "org", await installed(t), {
+      repositories: ["repo"],
+      permissions: { contents: "read" },
+    });
+    expect(!result.ok && result.failure.reason).toBe("PERMISSION_NOT_GRANTABLE");
+    expect(!result.ok && result.failure.detail).toContain(
+      "the installation has every requested permission (a requested repository may be outside it)",
+    );
+  });
+
+  it("lackingPermissions compares levels: read < write < admin", () => {
+    expect(
+      lackingPermissions({ a: "read", b: "admin", c: "write" }, { a: "admin", b: "write", c: "write" }),
+    ).toEqual(["b: admin (has write)"]);
+    expect(lackingPermissions({ a: "read" }, {})).toEqual(["a: read (has none)"]);
   });
 
   it("an injected 422 → PERMISSION_NOT_GRANTABLE", async () => {

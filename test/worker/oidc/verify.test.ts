@@ -12,6 +12,7 @@ import { errorResponse } from "../../../src/errors/grpc";
 import { verifyBearer } from "../../../src/oidc";
 import { jwksTier } from "../../../src/oidc/jwks";
 import type { ManualClock } from "../../../src/platform/clock";
+import { NO_ANSWER } from "../../../src/platform/fetch";
 import type { FetchFn } from "../../../src/platform/runtime";
 import type { CreatedIssuer, MintOptions } from "../../shared/issuer-double";
 import { type CountingRuntime, countingRuntime, issuers, TEST_DOMAIN } from "../helpers";
@@ -510,6 +511,21 @@ describe("discovery", () => {
     const h = countingRuntime();
     const detail = await expectFailure(h, await mint(issuer), "DISCOVERY_FAILED");
     expect(detail).toContain("timeout");
+  });
+
+  it("an issuer that cannot be reached (offline) is said in words, never as the runtime's bare error", async () => {
+    const issuer = await issuers.createIssuer();
+    const offline = countingRuntime(
+      {},
+      {
+        respond: async () => {
+          throw new TypeError("fetch failed");
+        },
+      },
+    );
+    const detail = await expectFailure(offline, await mint(issuer), "DISCOVERY_FAILED");
+    expect(detail).toContain(NO_ANSWER);
+    expect(detail).not.toMatch(/fetch failed|TypeError|: Error\b/);
   });
 });
 

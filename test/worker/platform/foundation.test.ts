@@ -60,6 +60,36 @@ describe("configuration", () => {
     expect(messageOf(config.failure, TEST_DOMAIN)).toBe(`server misconfigured: ${setting}`);
   });
 
+  it.each([
+    [{ STS_DOMAIN: " " }, "not set"],
+    [{ GITHUB_APP_ID: undefined }, "not set"],
+    [{ GITHUB_APP_ID: "12ab" }, "not a numeric App id"],
+    [{ GITHUB_APP_PRIVATE_KEY: "" }, "not set"],
+    [{ GITHUB_APP_PRIVATE_KEY: "ghp_notakey" }, "not a PEM private key"],
+    [
+      {
+        GITHUB_APP_PRIVATE_KEY: "-----BEGIN RSA PRIVATE KEY-----\nnot base64!\n-----END RSA PRIVATE KEY-----",
+      },
+      "PEM body is not base64 DER",
+    ],
+    [
+      { GITHUB_APP_PRIVATE_KEY: "-----BEGIN EC PRIVATE KEY-----\nMAMCAQA=\n-----END EC PRIVATE KEY-----" },
+      "not an RSA private key",
+    ],
+    [{ GITHUB_BASE_URL: "http://github.example.com/api/v3" }, "not an https URL without query or fragment"],
+    [{ ORG_POLICY_REPO: "a/b" }, "not a repository name"],
+    [{ ALLOWED_ISSUERS: "," }, "set but lists no issuer"],
+    [{ ALLOWED_ISSUERS: "https://ok.example.com,http://evil.example.com" }, "entry 2 is invalid"],
+    [{ ALLOWED_ISSUER_PATTERNS: '["https://(unclosed"]' }, "pattern 1 is invalid"],
+    [{ STS_CACHE: undefined }, "the KV namespace binding is missing"],
+  ])("says what is wrong in a fixed phrase that never quotes the value (%o: %s)", (overrides, problem) => {
+    const config = loadConfig(testEnv(overrides as never));
+    if (config.ok) throw new Error("accepted");
+    expect(config.failure.args.problem).toBe(problem);
+    // The audit detail names the setting and the same phrase first.
+    expect(config.failure.detail).toContain(`${config.failure.args.setting}: ${problem}`);
+  });
+
   it("parses the allowlists in both list forms and keeps the base URL path", () => {
     const config = loadConfig(
       testEnv({
@@ -238,6 +268,7 @@ describe("routes", () => {
     expect(body.code).toBe(13);
     expect(body.message).toBe("server misconfigured: GITHUB_APP_ID");
     expect(body.details[0]?.reason).toBe("MISCONFIGURED");
+    expect((body.details[0] as { metadata?: Record<string, string> }).metadata?.problem).toBe("not set");
   });
 
   it("answers unknown paths 404 and wrong methods 501", async () => {
