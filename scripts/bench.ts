@@ -43,31 +43,48 @@ import {
 } from "./lib/bench-load";
 import { freePort, type ProfileSummary, profile } from "./lib/bench-profile";
 import { type BenchWorker, startWorker } from "./lib/bench-stack";
+import { parseArgsOrExit, usageExit } from "./lib/cli";
 import { DEMO_APP_ID, DEMO_APP_KEY_PATH } from "./lib/stack";
 
 // ---- options --------------------------------------------------------------------------------------
 
-const argv = process.argv.slice(2);
-const smoke = argv.includes("--smoke");
+const USAGE = `usage: npm run bench -- [--smoke] [--seq N] [--conc N] [--concurrency C] [--starts K]
+                        [--json FILE] [--reuse-build]
+  --smoke           seconds instead of minutes (20 + 20 exchanges, 1 start); CI runs it
+  --seq N           sequential exchanges per Worker (default 1000; smoke 20), 1-100000
+  --conc N          concurrent exchanges per Worker (default 1000; smoke 20), 1-100000
+  --concurrency C   requests in flight for the concurrent run (default 8)
+  --starts K        new workerd processes for the start-up figures (default 3; smoke 1)
+  --json FILE       also write every figure to FILE as JSON
+  --reuse-build     measure and run the last build in build/bench/dist instead of building`;
+
+const flags = parseArgsOrExit("npm run bench", USAGE, {
+  smoke: { kind: "switch" },
+  "reuse-build": { kind: "switch" },
+  seq: { kind: "int" },
+  conc: { kind: "int" },
+  concurrency: { kind: "int" },
+  starts: { kind: "int" },
+  json: { kind: "string" },
+});
+if (flags.rest.length > 0) usageExit("npm run bench", `unexpected argument ${flags.rest[0]}`, USAGE);
+const smoke = flags.switches.has("smoke");
 function intArg(name: string, fallback: number): number {
-  const i = argv.indexOf(name);
-  if (i < 0) return fallback;
-  const value = Number(argv[i + 1]);
-  if (!Number.isInteger(value) || value < 1 || value > 100_000) throw new Error(`${name} needs a count`);
+  const raw = flags.values.get(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (value < 1 || value > 100_000)
+    usageExit("npm run bench", `--${name} needs a count from 1 to 100000`, USAGE);
   return value;
 }
-function strArg(name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i < 0 ? undefined : argv[i + 1];
-}
-const SEQ = intArg("--seq", smoke ? 20 : 1000);
-const CONC = intArg("--conc", smoke ? 20 : 1000);
-const CONCURRENCY = intArg("--concurrency", 8);
-const STARTS = intArg("--starts", smoke ? 1 : 3);
+const SEQ = intArg("seq", smoke ? 20 : 1000);
+const CONC = intArg("conc", smoke ? 20 : 1000);
+const CONCURRENCY = intArg("concurrency", 8);
+const STARTS = intArg("starts", smoke ? 1 : 3);
 const WARMUP = smoke ? 5 : 50;
 const PROFILED = smoke ? 20 : 300;
 const ROUNDS = smoke ? 2 : 10;
-const JSON_OUT = strArg("--json");
+const JSON_OUT = flags.values.get("json");
 
 // ---- helpers ----------------------------------------------------------------------------------------
 
@@ -136,7 +153,7 @@ console.log(
 );
 
 // 1. The bundle, built by wrangler as it would be deployed.
-const bundle = measureBundle(argv.includes("--reuse-build"));
+const bundle = measureBundle(flags.switches.has("reuse-build"));
 
 // 2. The floor, bundled with the same minifier.
 mkdirSync(resolve("build/bench"), { recursive: true });

@@ -6,6 +6,7 @@
  */
 
 import { IssuerDoubleClient } from "../test/shared/issuer-double";
+import { describeNetworkError, exitOnError } from "./lib/cli";
 import { CLAIM_SET_NOTES, CLAIM_SETS, DEFAULT_PORTS, demoClaims, issuerHostOf } from "./lib/demo-world";
 
 const USAGE = `usage: npm run -s mint-demo-token -- [--claims NAME] [--claim NAME=VALUE]... [--aud AUDIENCE]
@@ -67,8 +68,9 @@ async function main(): Promise<void> {
     const tenant = await client.createIssuer({ host: issuerHostOf(claims) });
     token = await client.mintToken(tenant.id, { claims, expiresIn });
   } catch (error) {
-    const why = error instanceof Error ? error.message : String(error);
-    console.error(`mint-demo-token: no issuer double answered at ${issuerUrl} (${why}).`);
+    console.error(
+      `mint-demo-token: no issuer double answered at ${issuerUrl} (${describeNetworkError(error)}).`,
+    );
     console.error("Start the demo first (npm run demo), or pass --issuer-url with the URL it printed.");
     process.exit(1);
   }
@@ -76,4 +78,4 @@ async function main(): Promise<void> {
   console.log(token);
 }
 
-void main();
+main().catch(exitOnError("mint-demo-token"));

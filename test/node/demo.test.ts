@@ -278,9 +278,9 @@ describe("npm run demo", () => {
 });
 
 /** Runs `npm start`'s script in `dir`; its exit status and standard error. */
-function runStart(dir: string): { status: number; output: string } {
+function runStart(dir: string, args: string[] = []): { status: number; output: string } {
   try {
-    execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs")], {
+    execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs"), ...args], {
       cwd: dir,
       encoding: "utf8",
       stdio: "pipe",
@@ -311,5 +311,54 @@ describe("npm start", () => {
     const { status, output } = runStart(dir);
     expect(status).toBe(1);
     expect(output).toContain("does not set GITHUB_APP_ID.");
+  });
+
+  /** A directory whose .dev.vars sets all three values, STS_DOMAIN as given. */
+  function configured(domain: string): string {
+    const dir = mkdtempSync(join(tmpdir(), "sts-start-"));
+    made.push(dir);
+    writeFileSync(
+      join(dir, ".dev.vars"),
+      `STS_DOMAIN="${domain}"\nGITHUB_APP_ID="1"\nGITHUB_APP_PRIVATE_KEY="x"\n`,
+    );
+    return dir;
+  }
+
+  it("refuses a port other than the one STS_DOMAIN names, saying both ways out", () => {
+    const { status, output } = runStart(configured("localhost:8787"), ["--port", "9999"]);
+    expect(status).toBe(1);
+    expect(output).toContain(
+      'STS_DOMAIN="localhost:8787" in .dev.vars says clients reach the Worker on port 8787',
+    );
+    expect(output).toContain("npm start -- --port 8787");
+    expect(output).toContain('STS_DOMAIN="localhost:9999"');
+  });
+
+  it("refuses a busy port instead of letting wrangler dev move to another", async () => {
+    const [port] = await freePorts();
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(port, "127.0.0.1", () => r()));
+    try {
+      const { status, output } = runStart(configured(`localhost:${port}`), ["--port", String(port)]);
+      expect(status).toBe(1);
+      expect(output).toContain(`npm start: port ${port} is in use`);
+      expect(output).toContain("wrangler dev would quietly listen on another port");
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it("answers --help without .dev.vars, and refuses an unknown option with exit 2", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sts-start-"));
+    made.push(dir);
+    expect(
+      execFileSync(process.execPath, [join(ROOT, "scripts/start.mjs"), "--help"], {
+        cwd: dir,
+        encoding: "utf8",
+      }),
+    ).toContain("usage: npm start -- [--port N]");
+    const { status, output } = runStart(dir, ["--inspector-port", "9230"]);
+    expect(status).toBe(2);
+    expect(output).toContain("npm start -- -- --inspector-port");
   });
 });
