@@ -1,17 +1,14 @@
 #!/usr/bin/env node
-// sts-policy: the trust policy checker (src/cli/main.ts). Node 20 cannot run TypeScript, so this
-// runner bundles the checker with esbuild (a devDependency) in memory on every start (~0.3 s) and
-// imports the result: no build step, works from a fresh clone after `npm ci`.
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { importTs } from "../scripts/lib/import-ts.mjs";
+// sts-policy: the trust policy checker (bin/sts-policy.ts, src/cli/main.ts). In a clone, where the
+// TypeScript source is beside this file, it is bundled in memory on every start (esbuild, a
+// devDependency; about 0.3 s), so the checker is always the code of the tree. In the package that
+// `npm pack` makes (docs/policy-reference.md, "Checking policies in CI"), there is no source: the
+// prebuilt dist-cli/sts-policy.mjs runs, with no build tool and no dependency.
+import { existsSync } from "node:fs";
 
-const { main } = await importTs(fileURLToPath(new URL("../src/cli/main.ts", import.meta.url)));
-
-process.exitCode = main(process.argv.slice(2), {
-  readFile: (path) => readFileSync(path, "utf8"),
-  resolve: (path) => resolve(path),
-  out: (line) => process.stdout.write(`${line}\n`),
-  err: (line) => process.stderr.write(`${line}\n`),
-});
+if (existsSync(new URL("./sts-policy.ts", import.meta.url))) {
+  const { runCliFromSource } = await import("../scripts/lib/cli-bundle.mjs");
+  await runCliFromSource();
+} else {
+  await import("../dist-cli/sts-policy.mjs");
+}
