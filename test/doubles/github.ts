@@ -15,6 +15,13 @@
  * when a mint is refused, to name what the installation lacks).
  * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404, hold) can be injected per route.
  *
+ * The App manifest flow, as `npm run setup` drives it: the web form GitHub serves at
+ * `/t/<name>/settings/apps/new` (or `/t/<name>/organizations/<org>/settings/apps/new`) takes the posted
+ * `manifest` and `?state=`, and redirects to the manifest's `redirect_url` with `?code=…&state=…`, as
+ * GitHub does once the user confirms; `POST /app-manifests/{code}/conversions` trades a code (once,
+ * within an hour) for the new App: id, slug, pem (a new RSA key, which the tenant then verifies App
+ * JWTs with), webhook_secret, client_id and client_secret, as GitHub answers.
+ *
  * Test files run in parallel, so all state is per tenant: a path tenant's base URL is
  * `http://127.0.0.1:<port>/t/<name>/api/v3` (GHES-style); hostname tenants (`api.github.com`,
  * `github.example.com` with `/api/v3`) are reached through the outbound router as `/h/<host>/…`.
@@ -22,7 +29,14 @@
  * are methods of {@link GitHubDouble} for Node scripts.
  */
 
-import { createHash, createPublicKey, createVerify, type KeyObject, randomBytes } from "node:crypto";
+import {
+  createHash,
+  createPublicKey,
+  createVerify,
+  generateKeyPairSync,
+  type KeyObject,
+  randomBytes,
+} from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { RecordedCall } from "../shared/control-client";
@@ -125,7 +139,23 @@ interface TenantState extends CallLog {
   checkRuns: CheckRunRecord[];
   /** Answers a `hold` fault keeps back, each sent when released. */
   held: (() => void)[];
+  /** Manifest codes handed out by the web form: code → what was posted. */
+  manifestCodes: Map<string, ManifestCode>;
 }
+
+/** One pass through the manifest form: what GitHub would create when the code is converted. */
+export interface ManifestCode {
+  manifest: Record<string, unknown>;
+  /** The organization the form was posted for; undefined for the user's own account. */
+  org?: string;
+  state: string | null;
+  createdAt: number;
+  used: boolean;
+}
+
+/** The login the web form acts as when posted for a personal account. */
+const WEB_USER = "octocat";
+const MANIFEST_CODE_LIFETIME_MS = 60 * 60 * 1000;
 
 function message(status: number, text: string, headers: Record<string, string> = {}): DoubleResponse {
   return jsonResponse(status, { message: text, documentation_url: DOCS, status: String(status) }, headers);
@@ -304,12 +334,27 @@ export class GitHubDouble implements GitHubControl {
     return repo;
   }
 
+  /** The manifests posted to the tenant's web form, in order (Node scripts and tests only). */
+  manifestsPosted(id: string): ManifestCode[] {
+    return [...tenantOf(id, this.tenants).manifestCodes.values()];
+  }
+
   // ---- HTTP ----------------------------------------------------------------------------------
 
   async handle(req: DoubleRequest): Promise<DoubleResponse> {
     const path = req.url.pathname;
     try {
       if (path.startsWith("/__control/")) return await this.control(req, path.slice("/__control".length));
+      const webForm = /^\/t\/([a-z0-9-]+)\/(?:organizations\/([^/]+)\/)?settings\/apps\/new$/.exec(path);
+      if (webForm && req.method === "POST") {
+        const tenant = this.tenants.get(webForm[1] as string);
+        if (tenant === undefined) return message(404, "Not Found");
+        return this.manifestForm(
+          tenant,
+          req,
+          webForm[2] === undefined ? undefined : decodeURIComponent(webForm[2]),
+        );
+      }
       const tenantMatch = /^\/t\/([a-z0-9-]+)\/api\/v3(\/.*)?$/.exec(path);
       if (tenantMatch) {
         const tenant = this.tenants.get(tenantMatch[1] as string);
@@ -410,6 +455,7 @@ export class GitHubDouble implements GitHubControl {
       clockOffsetSeconds: 0,
       checkRuns: [],
       held: [],
+      manifestCodes: new Map(),
     };
   }
 
@@ -503,6 +549,8 @@ export class GitHubDouble implements GitHubControl {
       return this.contents(tenant, req, owner as string, repo as string, file as string);
     }
     if (m === "DELETE" && path === "/installation/token") return this.revoke(tenant, req);
+    const conversion = /^\/app-manifests\/([^/]+)\/conversions$/.exec(path);
+    if (m === "POST" && conversion) return this.convert(tenant, decodeURIComponent(conversion[1] as string));
     return message(404, "Not Found");
   }
 
@@ -950,6 +998,82 @@ export class GitHubDouble implements GitHubControl {
         annotations_count: run.annotations.length,
       },
     };
+  }
+
+  /** The web form: remembers the manifest under a new code and redirects as GitHub does on "Create". */
+  private manifestForm(tenant: TenantState, req: DoubleRequest, org: string | undefined): DoubleResponse {
+    const form = new URLSearchParams(req.body);
+    let manifest: Record<string, unknown>;
+    try {
+      manifest = JSON.parse(form.get("manifest") ?? "") as Record<string, unknown>;
+    } catch {
+      return {
+        status: 422,
+        headers: { "content-type": "text/plain" },
+        body: "Invalid GitHub App configuration",
+      };
+    }
+    const hook = manifest.hook_attributes as { url?: unknown } | undefined;
+    if (
+      typeof manifest.url !== "string" ||
+      typeof hook?.url !== "string" ||
+      typeof manifest.redirect_url !== "string"
+    ) {
+      return {
+        status: 422,
+        headers: { "content-type": "text/plain" },
+        body: "Invalid GitHub App configuration",
+      };
+    }
+    const code = randomBytes(10).toString("hex");
+    const state = req.url.searchParams.get("state");
+    tenant.manifestCodes.set(code, { manifest, org, state, createdAt: Date.now(), used: false });
+    const target = new URL(manifest.redirect_url);
+    target.searchParams.set("code", code);
+    if (state !== null) target.searchParams.set("state", state);
+    return { status: 302, headers: { location: target.toString() } };
+  }
+
+  /** `POST /app-manifests/{code}/conversions`: the App, its key and secrets, once per code. */
+  private convert(tenant: TenantState, code: string): DoubleResponse {
+    const entry = tenant.manifestCodes.get(code);
+    if (entry === undefined || entry.used || Date.now() - entry.createdAt > MANIFEST_CODE_LIFETIME_MS) {
+      return message(404, "Not Found");
+    }
+    entry.used = true;
+    const { publicKey, privateKey } = generateKeyPairSync("rsa", {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: "spki", format: "pem" },
+      privateKeyEncoding: { type: "pkcs1", format: "pem" },
+    });
+    // The new App's key is the one this tenant now verifies App JWTs with.
+    tenant.publicKey = createPublicKey(publicKey);
+    const manifest = entry.manifest;
+    const name = typeof manifest.name === "string" ? manifest.name : "github-app";
+    const slug = name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-|-$/g, "");
+    const owner = entry.org ?? WEB_USER;
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    return jsonResponse(201, {
+      id: Number(tenant.appId),
+      slug,
+      node_id: `A_kwDO${randomBytes(6).toString("base64url")}`,
+      owner: { login: owner, id: this.nextId++, type: entry.org === undefined ? "User" : "Organization" },
+      name,
+      description: manifest.description ?? "",
+      external_url: manifest.url,
+      html_url: `https://github.com/apps/${slug}`,
+      created_at: now,
+      updated_at: now,
+      permissions: manifest.default_permissions ?? {},
+      events: manifest.default_events ?? [],
+      client_id: `Iv23li${randomBytes(7).toString("hex")}`,
+      client_secret: randomBytes(20).toString("hex"),
+      webhook_secret: randomBytes(20).toString("hex"),
+      pem: privateKey,
+    });
   }
 
   private revoke(tenant: TenantState, req: DoubleRequest): DoubleResponse {
