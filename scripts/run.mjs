@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 // Runs a TypeScript script on Node 20 (which cannot run .ts itself): bundles it with esbuild (already a
 // dependency of wrangler, pinned in package.json) into build/scripts/, leaving packages external, then imports it.
+// The bundle is made again only when one of its source files changed (scripts/lib/build-cache.mjs).
 // Usage: node scripts/run.mjs scripts/demo.ts [args...]
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { build } from "esbuild";
+import { cachedBuild } from "./lib/build-cache.mjs";
 
 const [entry, ...args] = process.argv.slice(2);
 if (!entry || !existsSync(entry)) {
@@ -14,23 +15,19 @@ if (!entry || !existsSync(entry)) {
   );
   process.exit(2);
 }
-const outdir = resolve("build/scripts");
-mkdirSync(outdir, { recursive: true });
-const outfile = resolve(outdir, `${basename(entry).replace(/\.ts$/, "")}.mjs`);
-// Written under a name of its own, then renamed over the last build: two runs of the same script at
-// once (the tests start several) never import a half-written file.
-const partial = `${outfile}.${process.pid}.tmp`;
-await build({
-  entryPoints: [entry],
-  outfile: partial,
-  bundle: true,
-  platform: "node",
-  format: "esm",
-  target: "node20",
-  packages: "external",
-  sourcemap: "inline",
-  logLevel: "warning",
-});
-renameSync(partial, outfile);
+const outfile = resolve("build/scripts", `${basename(entry).replace(/\.ts$/, "")}.mjs`);
+await cachedBuild(
+  {
+    entryPoints: [entry],
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    sourcemap: "inline",
+    logLevel: "warning",
+  },
+  outfile,
+);
 process.argv = [process.argv[0], outfile, ...args];
 await import(pathToFileURL(outfile).href);

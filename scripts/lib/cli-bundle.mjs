@@ -1,8 +1,10 @@
 // The one esbuild setup of the sts-policy command (bin/sts-policy.ts): bundled whole, its dependencies
-// (yaml, re2js, zod) inlined, for Node 20. bin/sts-policy.mjs runs it from memory in a clone;
-// scripts/build-cli.mjs writes it to dist-cli/ for `npm pack`.
-import { fileURLToPath } from "node:url";
+// (yaml, re2js, zod) inlined, for Node 20. bin/sts-policy.mjs runs it in a clone from build/sts-policy/
+// (made again whenever a source file changed); scripts/build-cli.mjs writes it to dist-cli/ for
+// `npm pack`.
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { cachedBuild } from "./build-cache.mjs";
 
 const ENTRY = fileURLToPath(new URL("../../bin/sts-policy.ts", import.meta.url));
 
@@ -19,11 +21,11 @@ const OPTIONS = {
   logLevel: "warning",
 };
 
-/** Bundles the command in memory and runs it (its exit code is set on `process.exitCode`). */
+/** Bundles the command from source (when it changed) and runs it (it sets `process.exitCode`). */
 export async function runCliFromSource() {
-  const bundle = await build({ ...OPTIONS, write: false });
-  const code = bundle.outputFiles[0].text;
-  await import(`data:text/javascript;base64,${Buffer.from(code).toString("base64")}`);
+  const outfile = fileURLToPath(new URL("../../build/sts-policy/sts-policy.mjs", import.meta.url));
+  await cachedBuild(OPTIONS, outfile);
+  await import(pathToFileURL(outfile).href);
 }
 
 /** Writes the command to `outfile` as one executable ES module. */
