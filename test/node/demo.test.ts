@@ -40,6 +40,18 @@ function bundleDir(): string {
   return relative(ROOT, dir);
 }
 
+/**
+ * The bundle directory the demo runs of this file share: the first run builds the Worker there
+ * (wrangler deploy --dry-run, as a user's first run does), later ones reuse it with --skip-build.
+ */
+let shared: string | undefined;
+function sharedBundle(): string[] {
+  shared ??= bundleDir();
+  return existsSync(join(ROOT, shared, "index.js"))
+    ? ["--skip-build", "--outdir", shared]
+    : ["--outdir", shared];
+}
+
 /** Waits until `done()` or the child exits, for at most `ms` (generous: the machine may be loaded). */
 async function until(child: ChildProcess, done: () => boolean, ms = 200_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -110,7 +122,7 @@ const portArgs = (p: { worker: number; issuer: number; github: number }) => [
 describe("npm run demo", () => {
   it("--ci walks through a granted exchange (on both endpoints) and two refusals and exits 0", async () => {
     const p = await ports();
-    const child = run(["scripts/demo.ts", "--ci", "--outdir", bundleDir(), ...portArgs(p)]);
+    const child = run(["scripts/demo.ts", "--ci", ...sharedBundle(), ...portArgs(p)]);
     const { text, exit } = collect(child);
     expect(await exit, text()).toBe(0);
     const out = text();
@@ -148,7 +160,7 @@ describe("npm run demo", () => {
     mkdirSync(join(dir, "acme", "deploy-tools"), { recursive: true });
     const edited = `${DEMO_POLICY}# my edit\n`;
     writeFileSync(join(dir, "acme", "deploy-tools", "release.sts.yaml"), edited);
-    const child = run(["scripts/demo.ts", "--dir", dir, "--outdir", bundleDir(), ...portArgs(p)]);
+    const child = run(["scripts/demo.ts", "--dir", dir, ...sharedBundle(), ...portArgs(p)]);
     const { text, exit } = collect(child);
     await until(child, () => text().includes("Press Ctrl-C"));
     expect(text()).toContain("Press Ctrl-C");
