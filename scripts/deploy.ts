@@ -110,7 +110,10 @@ function main(): void {
         "the Worker does not exist yet, so it has no secret GITHUB_APP_PRIVATE_KEY: npm run setup stores it (or: npx wrangler secret put GITHUB_APP_PRIVATE_KEY < ~/.config/github-sts/private-key.pem)",
       );
     } else {
-      throw new UserError(`wrangler secret list failed:\n${error}${wranglerHint(listed)}`);
+      // Not a reason to hide the other problems: this one joins the list.
+      problems.push(
+        `cannot check the Worker's secrets: wrangler secret list failed: ${error.split("\n")[0]}${wranglerHint(listed).replace(/^\n/, " ")}`,
+      );
     }
   } else {
     const secrets = jsonOutput<{ name: string }[]>(listed);

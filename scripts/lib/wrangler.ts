@@ -52,6 +52,8 @@ export function runWrangler(
     env: {
       ...process.env,
       WRANGLER_SEND_METRICS: process.env.WRANGLER_SEND_METRICS ?? "false",
+      // wrangler colours its messages even into a pipe; what is captured is read, so plain text.
+      ...(options.inherit ? {} : { FORCE_COLOR: "0" }),
     },
   });
   if (r.error !== undefined) {
@@ -60,9 +62,12 @@ export function runWrangler(
   return { status: r.status ?? 1, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }
 
+/** Terminal colour codes (ESC [ … m), in case wrangler printed them anyway. */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, "g");
+
 /** wrangler's error lines (`✘ [ERROR] …` and what follows), for a message of ours. */
 export function wranglerError(run: WranglerRun): string {
-  const text = `${run.stderr}\n${run.stdout}`.trim();
+  const text = `${run.stderr}\n${run.stdout}`.replace(ANSI, "").trim();
   const at = text.indexOf("[ERROR]");
   const shown = (at >= 0 ? text.slice(at + "[ERROR]".length) : text).trim();
   return shown

@@ -124,11 +124,15 @@ describe("npm run deploy", () => {
     expect(v.out).toContain("STS_DOMAIN=sts.example.org");
   }, 120_000);
 
-  it("says to log in when wrangler is not", async () => {
-    const dir = project(configured(), { loggedIn: false });
+  it("says to log in when wrangler is not, beside the other problems", async () => {
+    const dir = project(SHIPPED, { loggedIn: false });
     const r = await deploy(dir);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("wrangler secret list failed");
+    expect(r.err).toContain("not deploying, 4 things are missing");
+    expect(r.err).toContain("STS_DOMAIN is not set in [vars]");
+    expect(r.err).toContain(
+      "cannot check the Worker's secrets: wrangler secret list failed: In a non-interactive environment",
+    );
     expect(r.err).toContain("npx wrangler login");
     expect(r.err).not.toMatch(/^\s+at /m);
   }, 120_000);
