@@ -20,9 +20,11 @@ import { build } from "esbuild";
 import { startDoubles } from "../test/doubles/launch";
 import type { RecordedCall } from "../test/shared/control-client";
 import { measureBundle } from "./lib/bench-bundle";
+import { type ColdFigure, measureCold, prepareKv } from "./lib/bench-cold";
 import { probeTailCpu } from "./lib/bench-cpu";
 import {
   BENCH_DOMAIN,
+  BENCH_IDENTITY,
   BENCH_ISSUER_HOST,
   type CallKind,
   classifyGitHub,
@@ -49,12 +51,13 @@ import { DEMO_APP_ID, DEMO_APP_KEY_PATH } from "./lib/stack";
 // ---- options --------------------------------------------------------------------------------------
 
 const USAGE = `usage: npm run bench -- [--smoke] [--seq N] [--conc N] [--concurrency C] [--starts K]
-                        [--json FILE] [--reuse-build]
+                        [--cold-rounds R] [--json FILE] [--reuse-build]
   --smoke           seconds instead of minutes (20 + 20 exchanges, 1 start); CI runs it
   --seq N           sequential exchanges per Worker (default 1000; smoke 20), 1-100000
   --conc N          concurrent exchanges per Worker (default 1000; smoke 20), 1-100000
   --concurrency C   requests in flight for the concurrent run (default 8)
   --starts K        new workerd processes for the start-up figures (default 3; smoke 1)
+  --cold-rounds R   rounds of the cold figures, medians over them (default 5; smoke 1)
   --json FILE       also write every figure to FILE as JSON
   --reuse-build     measure and run the last build in build/bench/dist instead of building`;
 
@@ -65,6 +68,7 @@ const flags = parseArgsOrExit("npm run bench", USAGE, {
   conc: { kind: "int" },
   concurrency: { kind: "int" },
   starts: { kind: "int" },
+  "cold-rounds": { kind: "int" },
   json: { kind: "string" },
 });
 if (flags.rest.length > 0) usageExit("npm run bench", `unexpected argument ${flags.rest[0]}`, USAGE);
@@ -84,6 +88,7 @@ const STARTS = intArg("starts", smoke ? 1 : 3);
 const WARMUP = smoke ? 5 : 50;
 const PROFILED = smoke ? 20 : 300;
 const ROUNDS = smoke ? 2 : 10;
+const COLD_ROUNDS = intArg("cold-rounds", smoke ? 1 : 5);
 const JSON_OUT = flags.values.get("json");
 
 // ---- helpers ----------------------------------------------------------------------------------------
@@ -166,6 +171,18 @@ await build({
   target: "es2022",
   minify: true,
   sourcemap: "external",
+  logLevel: "warning",
+});
+
+// 2b. The I/O probe of the cold figures (bench/replay-worker.ts), bundled the same way.
+const probePath = resolve("build/bench/replay-worker.js");
+await build({
+  entryPoints: ["bench/replay-worker.ts"],
+  outfile: probePath,
+  bundle: true,
+  format: "esm",
+  target: "es2022",
+  minify: true,
   logLevel: "warning",
 });
 
@@ -370,6 +387,46 @@ try {
     }
   }
 
+  // 6b. Cold exchanges as CPU beyond I/O (scripts/lib/bench-cold.ts), each beside the cold floor: the
+  //     floor Worker's first request in a new process (import the issuer's key and verify, import the
+  //     App key and sign an App JWT, one mint).
+  const coldOf = (name: string, path: string, kvTemplate: string | undefined, status: number) => ({
+    name,
+    scriptPath: bundle.scriptPath,
+    bindings: realBindings,
+    path,
+    headers,
+    status,
+    ...(kvTemplate !== undefined ? { kvTemplate } : {}),
+  });
+  const warmKv = await prepareKv(coldOf("prepare", fixture.path, undefined, 200), doubles);
+  const missPath = fixture.path.replace(`identity=${BENCH_IDENTITY}`, "identity=bench-missing");
+  const coldReport = await (async () => {
+    try {
+      return await measureCold(
+        [
+          coldOf("empty KV", fixture.path, undefined, 200),
+          coldOf("warm KV", fixture.path, warmKv.dir, 200),
+          coldOf("policy miss", missPath, warmKv.dir, 404),
+          {
+            name: "floor",
+            scriptPath: floorPath,
+            bindings: floorBindings,
+            path: fixture.path,
+            headers,
+            status: 200,
+          },
+        ],
+        doubles,
+        probePath,
+        COLD_ROUNDS,
+        new Map([[warmKv.dir, warmKv.snapshot]]),
+      );
+    } finally {
+      rmSync(warmKv.dir, { recursive: true, force: true });
+    }
+  })();
+
   // 7. Per-request CPU from workerd itself (tail events), probed.
   const tailCpu = await probeTailCpu();
 
@@ -470,6 +527,42 @@ try {
     `${fmtMs(med(firstReal))} ms`,
     `median of ${firstReal.length}; the floor's first request ${fmtMs(med(firstFloor))} ms`,
   );
+  const coldFloor = coldReport.figures.get("floor") as ColdFigure;
+  const coldRows: [string, string, string][] = [
+    ["empty KV", "cold: new isolate, empty KV", "≤ 8x"],
+    ["warm KV", "cold: new isolate, warm KV", "≤ 3x"],
+    ["policy miss", "cold: new isolate, warm KV, policy miss", ""],
+  ];
+  for (const [key, label, goal] of coldRows) {
+    const f = coldReport.figures.get(key) as ColdFigure;
+    const x = f.beyondMs / coldFloor.beyondMs;
+    row(
+      `${label}, CPU beyond I/O`,
+      `${fmtMs(f.beyondMs)} ms`,
+      `${x.toFixed(1)}x the cold floor; median of ${f.samples}: first request ${fmtMs(f.cpuMs)} ms − I/O probe ${fmtMs(f.probeMs)} ms; ${f.outbound} outbound, ${f.kvGets} KV keys read, ${f.kvPuts} written`,
+    );
+    if (goal !== "") {
+      const limit = Number(goal.replace(/[^0-9.]/g, ""));
+      target(
+        `${label}: CPU beyond I/O ${goal} the cold floor`,
+        x <= limit,
+        `${x.toFixed(1)}x (${fmtMs(f.beyondMs)} ms vs ${fmtMs(coldFloor.beyondMs)} ms)`,
+      );
+    }
+  }
+  row(
+    "cold floor: first request, CPU beyond I/O",
+    `${fmtMs(coldFloor.beyondMs)} ms`,
+    `median of ${coldFloor.samples}: verify (key import), App key import + JWT signature, one mint; first request ${fmtMs(coldFloor.cpuMs)} ms − I/O probe ${fmtMs(coldFloor.probeMs)} ms`,
+  );
+  const startReal = coldReport.readyMs.get(bundle.scriptPath) ?? Number.NaN;
+  const startFloor = coldReport.readyMs.get(floorPath) ?? Number.NaN;
+  const startProbe = coldReport.readyMs.get(probePath) ?? Number.NaN;
+  row(
+    "start-up CPU: module evaluation over the floor",
+    `${fmtMs(startReal - startFloor)} ms`,
+    `workerd CPU from process start to ready, real ${fmtMs(startReal)} ms − floor ${fmtMs(startFloor)} ms (probe ${fmtMs(startProbe)} ms): script compile + top-level evaluation`,
+  );
   row(
     "audit lines during warm runs",
     `${auditLines.length}`,
@@ -492,9 +585,9 @@ try {
     freshRun.o.issuer === 0 && freshInstallation === 0,
     `issuer ${freshRun.o.issuer}, installation ${freshInstallation}`,
   );
-  // Budget: discovery + JWKS + installation (1 for an organization) + read-token mint + policy read +
-  // revoke + mint.
-  const coldBudget = 2 + 1 + 1 + 1 + 1 + 1;
+  // Budget: discovery + JWKS + installation (1 for an organization) + read-token mint + the
+  // organization's trusted-issuer file (step 10) + policy read + revoke + mint.
+  const coldBudget = 2 + 1 + 1 + 1 + 1 + 1 + 1;
   const coldTotal = coldRun.o.github + coldRun.o.issuer + coldRun.o.other;
   target(`cold: ≤ ${coldBudget} outbound (organization account)`, coldTotal <= coldBudget, `${coldTotal}`);
   target("bundle ≤ 450 KiB minified", bundle.minBytes <= 450 * KiB, fmtKiB(bundle.minBytes));

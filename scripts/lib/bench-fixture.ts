@@ -15,7 +15,7 @@ const FLOOR_USER_AGENT = "github-sts-floor";
 export const BENCH_DOMAIN = "sts.bench.test";
 const BENCH_OWNER = "bench-org";
 const BENCH_REPO = "bench-repo";
-const BENCH_IDENTITY = "bench";
+export const BENCH_IDENTITY = "bench";
 export const BENCH_ISSUER_HOST = "token.actions.githubusercontent.com";
 const BENCH_PERMISSIONS = { issues: "write", pull_requests: "write" } as const;
 

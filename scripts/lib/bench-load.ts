@@ -10,6 +10,9 @@ export interface Target {
   /** http://127.0.0.1:PORT/path?query */
   url: string;
   headers: Record<string, string>;
+  /** GET when absent. */
+  method?: string;
+  body?: string;
 }
 
 export interface LoadResult {
@@ -27,10 +30,11 @@ export function closeAgent(): void {
   agent.destroy();
 }
 
-/** One GET; resolves with status and body. */
+/** One request (GET unless the target says otherwise); resolves with status and body. */
 export function get(target: Target): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(target.url, { method: "GET", headers: target.headers, agent }, (res) => {
+    const method = target.method ?? "GET";
+    const req = request(target.url, { method, headers: target.headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
@@ -40,7 +44,7 @@ export function get(target: Target): Promise<{ status: number; body: string }> {
     });
     req.setTimeout(30_000, () => req.destroy(new Error("request timed out")));
     req.on("error", reject);
-    req.end();
+    req.end(target.body);
   });
 }
 

@@ -100,6 +100,8 @@ export interface WorkerOptions {
   inspectorPort?: number;
   /** Each line the Worker prints on stdout (its audit lines among them); printed when absent. */
   onLine?: (line: string) => void;
+  /** Record every outbound request in `outbound.log`. */
+  logOutbound?: boolean;
 }
 
 export interface RunningWorker {
@@ -110,13 +112,15 @@ export interface RunningWorker {
   cpuNs(): number | undefined;
   /** Wall time from `new Miniflare()` to ready (workerd start + script load), ms. */
   readyMs: number;
+  /** CPU of the workerd process (all threads) from its start to ready, ns (undefined without /proc). */
+  readyCpuNs: number | undefined;
   dispose(): Promise<void>;
 }
 
 /** Runs `scriptPath` in a new workerd process, its outbound requests routed to `doubles`. */
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const { date, flags } = compatibility();
-  const outbound: OutboundCounter = { counts: new Map() };
+  const outbound: OutboundCounter = { counts: new Map(), ...(options.logOutbound ? { log: [] } : {}) };
   const onLine = options.onLine ?? ((line: string) => process.stdout.write(`${line}\n`));
   let partial = "";
   const before = workerdChildren();
@@ -158,6 +162,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     miniflare,
     outbound,
     readyMs,
+    readyCpuNs: pid === undefined ? undefined : processCpuNs(pid),
     cpuNs: () => (pid === undefined ? undefined : processCpuNs(pid)),
     dispose: () => miniflare.dispose(),
   };

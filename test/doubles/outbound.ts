@@ -15,6 +15,16 @@ export interface OutboundRoutes {
 /** Every request the router saw, for tests that count outbound traffic per host. */
 export interface OutboundCounter {
   counts: Map<string, number>;
+  /** When present, every request as it was sent (the benchmark's probe Worker replays them). */
+  log?: OutboundRecord[];
+}
+
+export interface OutboundRecord {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  /** The body as text ("" without one). */
+  body: string;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -42,10 +52,20 @@ export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundC
     });
     headers["x-forwarded-host"] = url.host;
     const hasBody = request.method !== "GET" && request.method !== "HEAD";
+    const body = hasBody ? await request.arrayBuffer() : undefined;
+    if (counter?.log) {
+      const { "x-forwarded-host": _, ...sent } = headers;
+      counter.log.push({
+        method: request.method,
+        url: request.url,
+        headers: sent,
+        body: body === undefined ? "" : new TextDecoder().decode(body),
+      });
+    }
     const response = await mfFetch(target, {
       method: request.method,
       headers,
-      body: hasBody ? await request.arrayBuffer() : undefined,
+      body,
       redirect: "manual",
     });
     return response;
