@@ -22,19 +22,19 @@ import {
   readPolicy,
   type Waiter,
 } from "../github";
+import type { PolicyText } from "../github/types";
 import { verifyBearer } from "../oidc";
 import { Lru, sha256Hex } from "../platform/cache";
 import { isolateState } from "../platform/isolate";
 import { MEMORY_CACHE_ENTRIES, MEMORY_POLICY_TEXT_BUDGET_CHARS } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import {
-  allowsIssuer,
-  checkToken,
-  checkTokenSyntax,
-  type LoadResult,
-  loadPolicy,
-  type PolicyKind,
-} from "../trust";
+// Only what every exchange needs is imported statically: the YAML reader and the schema (trust/load.ts)
+// are loaded when a policy's text must be parsed (docs/performance.md, "Policy normal form").
+import { allowsIssuer } from "../trust/allowlist";
+import { checkToken, checkTokenSyntax } from "../trust/check";
+import type { LoadResult } from "../trust/load";
+import { compileForm } from "../trust/normal-form";
+import type { PolicyKind } from "../trust/parse";
 import type { Audit } from "./audit";
 import { checkCallerLimit, checkOwnerLimit } from "./limits";
 import { resolveTarget, tokenRepositories } from "./scope";
@@ -83,16 +83,31 @@ const compiledPolicies = isolateState(
 
 /**
  * Parsing and compiling are pure functions of the text, so the result is kept per isolate and reused
- * while the text is unchanged: a warm exchange must not re-parse YAML and recompile RE2 every time.
+ * while the text is unchanged: a warm exchange must not re-parse YAML and recompile RE2 every time. A
+ * new isolate compiles from the normal form stored beside the text when that form is this code's for
+ * this kind and text (trust/normal-form.ts); else it parses the text.
  */
-function compiled(rt: Runtime, text: string, kind: PolicyKind): LoadResult {
+async function compiled(rt: Runtime, text: PolicyText, kind: PolicyKind): Promise<LoadResult> {
   const memo = compiledPolicies(rt.caches).get(kind) as Lru<{ text: string; loaded: LoadResult }>;
-  let entry = memo.get(text);
-  if (entry === undefined) {
-    entry = { text, loaded: loadPolicy(text, kind) };
-    memo.set(text, entry);
+  const entry = memo.get(text.text);
+  if (entry !== undefined) return entry.loaded;
+  let loaded: LoadResult | undefined;
+  if (text.form !== undefined) {
+    const fromForm = compileForm(text.form, kind, await sha256Hex(text.text));
+    if (fromForm !== undefined) loaded = { ok: true, ...fromForm };
   }
-  return entry.loaded;
+  loaded ??= (await import("../trust/load")).loadPolicy(text.text, kind);
+  memo.set(text.text, { text: text.text, loaded });
+  return loaded;
+}
+
+/** A text just read from GitHub: parsed and compiled once, its normal form returned to be stored. */
+async function normalize(rt: Runtime, text: string, kind: PolicyKind): Promise<unknown> {
+  const { loadPolicyWithForm } = await import("../trust/load");
+  const { loaded, form } = loadPolicyWithForm(text, kind, await sha256Hex(text));
+  const memo = compiledPolicies(rt.caches).get(kind) as Lru<{ text: string; loaded: LoadResult }>;
+  memo.set(text, { text, loaded });
+  return form;
 }
 
 /** What step 10 decided, for the audit line: audit mode never refuses, but says what enforce would do. */
@@ -169,10 +184,12 @@ export async function runExchange(
   }
 
   // 11. policy read, parse, compile (missing, unparsable and uncompilable look alike to the caller)
-  const text = await readPolicy(rt, ctx, owner, installation.value, policyRepo, identity, cached);
+  const text = await readPolicy(rt, ctx, owner, installation.value, policyRepo, identity, cached, (t) =>
+    normalize(rt, t, kind),
+  );
   if (!text.ok) return refuse(withIdentity(text.failure, identity));
   audit.set("policy_source", text.value.source);
-  const loaded = compiled(rt, text.value.text, kind);
+  const loaded = await compiled(rt, text.value, kind);
   if (!loaded.ok) {
     const first = loaded.problems[0];
     const where = first ? ` at ${first.line}:${first.col}: ${first.message}` : "";

@@ -38,7 +38,8 @@ import {
   ORG_ISSUERS_STALE_TTL_MS,
 } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import { parseTrustedIssuers, TRUSTED_ISSUERS_PATH, type TrustedIssuers } from "../trust/org-issuers";
+import type { TrustedIssuers } from "../trust/org-issuers";
+import { TRUSTED_ISSUERS_PATH } from "../trust/org-issuers-path";
 import { type ContentsOutcome, readFile } from "./contents";
 import type { Installation, Waiter } from "./types";
 
@@ -84,10 +85,12 @@ const parsedFiles = isolateState(
     ),
 );
 
-function parsed(rt: Runtime, text: string): { file: TrustedIssuers | null; problem: string } {
+async function parsed(rt: Runtime, text: string): Promise<{ file: TrustedIssuers | null; problem: string }> {
   const memo = parsedFiles(rt.caches);
   let entry = memo.get(text);
   if (entry === undefined) {
+    // The parser (YAML reader, schema) is loaded only when an owner has a file (docs/performance.md).
+    const { parseTrustedIssuers } = await import("../trust/org-issuers");
     const result = parseTrustedIssuers(text);
     const first = result.ok ? undefined : result.problems[0];
     entry = {
@@ -148,7 +151,7 @@ async function fromCached(
 ): Promise<Result<OrgIssuers>> {
   if ("absent" in cached) return ok({ state: "absent", source: from });
   if ("invalid" in cached) return invalid(rt, owner, cached.invalid);
-  const { file, problem } = parsed(rt, cached.text);
+  const { file, problem } = await parsed(rt, cached.text);
   // A cached text is one that parsed when stored; a newer code version may judge it otherwise.
   if (file === null) return invalid(rt, owner, problem);
   return ok({ state: "present", file, source: from });
@@ -158,7 +161,7 @@ async function fromCached(
 async function invalid(rt: Runtime, owner: string, problem: string): Promise<Result<OrgIssuers>> {
   const good = await lastKnownGoodTier(rt).get(keyOf(rt, owner));
   if (good !== undefined) {
-    const { file } = parsed(rt, good.value.text);
+    const { file } = await parsed(rt, good.value.text);
     if (file !== null) return ok({ state: "present", file, source: "last-known-good" });
   }
   return fail("ORG_ISSUERS_INVALID", { owner }, `trusted-issuer file of ${owner} invalid: ${problem}`);
@@ -192,7 +195,7 @@ async function readAndStore(
     );
   switch (read.kind) {
     case "file": {
-      const { file, problem } = parsed(rt, read.text);
+      const { file, problem } = await parsed(rt, read.text);
       if (file === null) {
         await store({ invalid: problem });
         return invalid(rt, owner, problem);
@@ -236,7 +239,7 @@ async function staleOr(
   if (stale !== undefined) {
     if ("absent" in stale.value) return ok({ state: "absent", source: "stale" });
     if ("text" in stale.value) {
-      const { file } = parsed(rt, stale.value.text);
+      const { file } = await parsed(rt, stale.value.text);
       if (file !== null) return ok({ state: "present", file, source: "stale" });
     }
   }

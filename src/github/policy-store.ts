@@ -5,7 +5,8 @@
  * (github/contents.ts: a `contents: read` token on that one repository, revoked after the read) and
  * classifies the answer for the exchange (docs/refusals.md, "Reasons").
  *
- * The raw text is cached, not the parse result: fresh 5 min in KV, at most 60 s in memory (so an
+ * The raw text is cached, and beside it in the same value the normal form the validating parser made of
+ * it (docs/performance.md, "Policy normal form"; never trusted unless its key matches): fresh 5 min in KV, at most 60 s in memory (so an
  * eviction reaches every isolate within a minute), a stale copy for 1 h served only on a rate limit,
  * and a 404 remembered 5 min (checked before any GitHub call, step 8 of docs/refusals.md, "Evaluation
  * order"). Only default-branch reads come here; a read at a pull request's head never does.
@@ -31,7 +32,7 @@ import type { Runtime } from "../platform/runtime";
 import { readFile } from "./contents";
 import type { Installation, PolicyText, Waiter } from "./types";
 
-type Cached = { text: string } | { missing: true };
+type Cached = { text: string; form?: unknown } | { missing: true };
 
 const tier = cacheTier<Cached>({
   name: "gh-policy",
@@ -67,7 +68,13 @@ export async function lookupPolicy(
   const hit = await tier(rt).get(keyOf(rt, owner, repo, identity));
   if (hit === undefined) return { state: "unknown" };
   if ("missing" in hit.value) return { state: "missing" };
-  return { state: "cached", text: { text: hit.value.text, source: hit.from } };
+  return { state: "cached", text: textOf(hit.value, hit.from) };
+}
+
+function textOf(cached: { text: string; form?: unknown }, source: PolicyText["source"]): PolicyText {
+  return cached.form === undefined
+    ? { text: cached.text, source }
+    : { text: cached.text, source, form: cached.form };
 }
 
 /**
@@ -89,6 +96,8 @@ export async function readPolicy(
   identity: string,
   /** What {@link lookupPolicy} answered for this policy during this request, if it was asked. */
   known?: PolicyLookup,
+  /** The normal form of a text just read, stored in the same KV value (no extra write). */
+  normalize?: (text: string) => Promise<unknown>,
 ): Promise<Result<PolicyText>> {
   const cache = tier(rt);
   const key = keyOf(rt, owner, repo, identity);
@@ -107,14 +116,17 @@ export async function readPolicy(
     "policy read",
   );
   switch (read.kind) {
-    case "file":
+    case "file": {
+      const form = normalize === undefined ? undefined : await normalize(read.text);
+      const value = form === undefined ? { text: read.text } : { text: read.text, form };
       await cache.putUnlessEvicted(
         key,
-        { text: read.text },
+        value,
         { ttlMs: POLICY_FRESH_TTL_MS, staleMs: POLICY_STALE_TTL_MS - POLICY_FRESH_TTL_MS },
         mark,
       );
-      return ok({ text: read.text, source: "github" });
+      return ok(textOf(value, "github"));
+    }
     case "absent":
       // Replaces any stale copy too: the file is gone.
       await cache.putUnlessEvicted(key, { missing: true }, { ttlMs: POLICY_NOT_FOUND_TTL_MS }, mark);
@@ -134,8 +146,7 @@ export async function readPolicy(
       return fail("POLICY_FORBIDDEN", { identity }, read.detail);
     case "rate-limited": {
       const stale = await cache.get(key, { allowStale: true });
-      if (stale !== undefined && "text" in stale.value)
-        return ok({ text: stale.value.text, source: "stale" });
+      if (stale !== undefined && "text" in stale.value) return ok(textOf(stale.value, "stale"));
       return fail(
         "RATE_LIMITED",
         { owner, identity, retryAfterSeconds: read.retryAfterSeconds },

@@ -26,6 +26,11 @@ export interface PolicyText {
   text: string;
   /** Where the text came from: memory, KV, a read from GitHub, or a stale copy served on a rate limit. */
   source: "memory" | "kv" | "github" | "stale";
+  /**
+   * The normal form stored beside the text (trust/normal-form.ts), as read: untrusted until its key
+   * matches this code, the kind and the text.
+   */
+  form?: unknown;
 }
 
 /** `ExecutionContext.waitUntil`, all the policy read needs to revoke its token in the background. */

@@ -7,10 +7,10 @@
  */
 
 import { MAX_POLICY_REPETITION_EXPANSION_CHARS } from "../platform/limits";
-import { type ParsedPolicy, type PolicyKind, type PolicyProblem, problem } from "./parse";
+import type { ParsedPolicy, PolicyKind } from "./parse";
 import { type AnchoredPattern, compileAnchored } from "./pattern";
+import { NO_POS, type PolicyProblem, problem } from "./problem";
 import type { PermissionLevel } from "./schema";
-import { NO_POS } from "./yaml";
 
 /** How one of issuer, subject or audience is checked. */
 export type Matcher =

@@ -22,13 +22,8 @@ import { hostBoundaryProblem } from "./re2-syntax";
 import { TRUSTED_ISSUER_MODES, TRUSTED_ISSUERS_KEYS, type TrustedIssuerMode } from "./schema";
 import { NO_POS, type Pos, parseYaml, type YNode } from "./yaml";
 
+export { TRUSTED_ISSUERS_FILE_NAME, TRUSTED_ISSUERS_PATH } from "./org-issuers-path";
 export type { TrustedIssuerMode } from "./schema";
-
-/** Where the file lives inside the organization's policy repository (`ORG_POLICY_REPO`). */
-export const TRUSTED_ISSUERS_PATH = ".github/chainguard/trusted-token-issuers.yaml";
-
-/** The file's name, by which the checker recognises it. */
-export const TRUSTED_ISSUERS_FILE_NAME = "trusted-token-issuers.yaml";
 
 export interface TrustedIssuers {
   /** `enforce` refuses tokens of any other issuer; `audit` only reports what enforce would refuse. */

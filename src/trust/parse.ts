@@ -9,6 +9,7 @@
 
 import { isValidAudience, isValidIssuer, isValidSubject } from "../oidc/syntax";
 import { MAX_HINT_KEY_CHARS } from "../platform/limits";
+import { type PolicyProblem, problem } from "./problem";
 import {
   type CanonicalPolicy,
   ORG_KEYS,
@@ -20,16 +21,9 @@ import {
 } from "./schema";
 import { NO_POS, type Pos, parseYaml, type YNode } from "./yaml";
 
-export type PolicyKind = "repo" | "org";
+export { type PolicyProblem, problem, sortProblems } from "./problem";
 
-/** A problem in a policy file; line and column are 1-based (1:1 when there is no better place). */
-export interface PolicyProblem {
-  message: string;
-  line: number;
-  col: number;
-  /** The field it concerns, e.g. `subject`, `permissions.contents`, `claim_pattern["email"]`. */
-  field?: string;
-}
+export type PolicyKind = "repo" | "org";
 
 export interface ParsedPolicy {
   kind: PolicyKind;
@@ -40,17 +34,6 @@ export interface ParsedPolicy {
 }
 
 export type ParseResult = { ok: true; parsed: ParsedPolicy } | { ok: false; problems: PolicyProblem[] };
-
-/** Problems in the order of their position in the file. */
-export function sortProblems(problems: PolicyProblem[]): PolicyProblem[] {
-  return [...problems].sort((a, b) => a.line - b.line || a.col - b.col);
-}
-
-export function problem(message: string, pos: Pos, field?: string): PolicyProblem {
-  return field === undefined
-    ? { message, line: pos.line, col: pos.col }
-    : { message, line: pos.line, col: pos.col, field };
-}
 
 /**
  * Go `encoding/json` key folding for the ASCII names of our fields: ASCII case, plus the two

@@ -1,129 +1,39 @@
 /**
  * @module policy/schema
- * The canonical shape of a trust policy (docs/policy-reference.md, "Fields", "Permissions" and "YAML rules")
- * and of an organization's trusted-issuer file (docs/trusted-issuers.md) as zod strict objects, and the JSON
- * Schemas generated from them for editors (`schema/*.schema.json`, written by `npm run schema`, checked for
- * drift by a test). The YAML reader turns a file into this canonical object first (key case folded, scalars
- * converted as Go does); zod then checks types and values.
+ * The canonical shape of a trust policy (docs/policy-reference.md, "Fields", "Permissions" and "YAML
+ * rules") as zod/mini strict objects: the YAML reader turns a file into this canonical object first (key case folded,
+ * scalars converted as Go does); zod then checks types and values. zod/mini keeps the Worker's bundle
+ * small (docs/performance.md, "Bundle"); the JSON Schemas for editors, with a description per field,
+ * are generated from full zod in trust/json-schema.ts, which a test holds to the same shape.
  */
 
-import * as z from "zod";
+import * as z from "zod/mini";
+import { PERMISSION_KEYS, PERMISSION_LEVELS, type PermissionKey } from "./permissions";
 
-/** Exactly the JSON tags of go-github v88 `InstallationPermissions`: the names GitHub's API takes. */
-export const PERMISSION_KEYS = [
-  "actions",
-  "actions_variables",
-  "administration",
-  "attestations",
-  "blocking",
-  "checks",
-  "codespaces",
-  "codespaces_lifecycle_admin",
-  "codespaces_metadata",
-  "codespaces_secrets",
-  "codespaces_user_secrets",
-  "contents",
-  "content_references",
-  "copilot_messages",
-  "dependabot_secrets",
-  "deployments",
-  "discussions",
-  "emails",
-  "environments",
-  "followers",
-  "gists",
-  "git_signing_ssh_public_keys",
-  "gpg_keys",
-  "interaction_limits",
-  "issues",
-  "keys",
-  "metadata",
-  "members",
-  "merge_queues",
-  "organization_actions_variables",
-  "organization_administration",
-  "organization_announcement_banners",
-  "organization_api_insights",
-  "organization_codespaces",
-  "organization_codespaces_secrets",
-  "organization_codespaces_settings",
-  "organization_copilot_metrics",
-  "organization_copilot_seat_management",
-  "organization_custom_properties",
-  "organization_custom_roles",
-  "organization_custom_org_roles",
-  "organization_dependabot_secrets",
-  "organization_events",
-  "organization_hooks",
-  "organization_knowledge_bases",
-  "organization_packages",
-  "organization_personal_access_tokens",
-  "organization_personal_access_token_requests",
-  "organization_plan",
-  "organization_pre_receive_hooks",
-  "organization_projects",
-  "organization_secrets",
-  "organization_self_hosted_runners",
-  "organization_user_blocking",
-  "packages",
-  "pages",
-  "plan",
-  "profile",
-  "pull_requests",
-  "repository_advisories",
-  "repository_custom_properties",
-  "repository_hooks",
-  "repository_projects",
-  "repository_pre_receive_hooks",
-  "secrets",
-  "secret_scanning_alerts",
-  "security_events",
-  "single_file",
-  "starring",
-  "statuses",
-  "team_discussions",
-  "user_events",
-  "vulnerability_alerts",
-  "watching",
-  "workflows",
-] as const;
+export { PERMISSION_KEYS, PERMISSION_LEVELS, type PermissionKey, type PermissionLevel } from "./permissions";
 
-type PermissionKey = (typeof PERMISSION_KEYS)[number];
+const level = z.enum(PERMISSION_LEVELS);
 
-/**
- * Anything but these is a compile error (docs/differences-from-octo-sts.md, "Permission values"; upstream let
- * `writ` through, octo-sts#932).
- */
-export const PERMISSION_LEVELS = ["read", "write", "admin"] as const;
-export type PermissionLevel = (typeof PERMISSION_LEVELS)[number];
+const permissions = z.strictObject(
+  Object.fromEntries(PERMISSION_KEYS.map((k) => [k, z.optional(level)])) as Record<
+    PermissionKey,
+    z.ZodMiniOptional<typeof level>
+  >,
+);
 
-const level = z.enum(PERMISSION_LEVELS).describe("read, write or admin");
-
-const permissions = z
-  .strictObject(
-    Object.fromEntries(PERMISSION_KEYS.map((k) => [k, level.optional()])) as Record<
-      PermissionKey,
-      z.ZodOptional<typeof level>
-    >,
-  )
-  .describe("GitHub App installation permissions to grant; at least one");
-
-const text = (description: string) => z.string().describe(description);
+const text = () => z.optional(z.string());
 
 const repoShape = {
-  issuer: text("the token's exact `iss`").optional(),
-  issuer_pattern: text("RE2 pattern the whole `iss` must match").optional(),
-  subject: text("the token's exact `sub`; not a pattern (use subject_pattern for that)").optional(),
-  subject_pattern: text("RE2 pattern the whole `sub` must match").optional(),
-  audience: text("an exact entry of the token's `aud`; default: the service's domain").optional(),
-  audience_pattern: text("RE2 pattern at least one `aud` entry must match as a whole").optional(),
-  claim_pattern: z
-    .record(z.string(), z.string())
-    .describe("top-level claim name → RE2 pattern its string or boolean value must match")
-    .optional(),
-  permissions: permissions.optional(),
-  app: text("accepted and ignored (multi-App upstream deployments only)").optional(),
-  app_pattern: text("accepted and ignored (multi-App upstream deployments only)").optional(),
+  issuer: text(),
+  issuer_pattern: text(),
+  subject: text(),
+  subject_pattern: text(),
+  audience: text(),
+  audience_pattern: text(),
+  claim_pattern: z.optional(z.record(z.string(), z.string())),
+  permissions: z.optional(permissions),
+  app: text(),
+  app_pattern: text(),
 };
 
 /** A repository policy (`<owner>/<repo>/.github/chainguard/<identity>.sts.yaml`). */
@@ -135,11 +45,7 @@ export const RepoPolicySchema = z.strictObject(repoShape);
  */
 export const OrgPolicySchema = z.strictObject({
   ...repoShape,
-  repositories: z
-    .array(z.string().min(1))
-    .min(1)
-    .describe("repository names (without owner) the token is limited to; absent: every repository")
-    .optional(),
+  repositories: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
 });
 
 export type CanonicalPolicy = z.infer<typeof OrgPolicySchema>;
@@ -152,73 +58,5 @@ export const ORG_KEYS = [...REPO_KEYS, "repositories"];
 export const TRUSTED_ISSUER_MODES = ["enforce", "audit"] as const;
 export type TrustedIssuerMode = (typeof TRUSTED_ISSUER_MODES)[number];
 
-const trustedIssuersShape = {
-  mode: z
-    .enum(TRUSTED_ISSUER_MODES)
-    .describe(
-      "enforce (the default) refuses tokens of any other issuer; audit only logs what enforce would do",
-    )
-    .optional(),
-  issuers: z
-    .array(z.string())
-    .describe("exact issuers, compared byte for byte with the token's `iss`; scheme and host in lowercase")
-    .optional(),
-  issuer_patterns: z
-    .array(z.string())
-    .describe("RE2 patterns the whole `iss` must match; a pattern may not let an issuer span a host boundary")
-    .optional(),
-};
-
-/** An organization's `.github/chainguard/trusted-token-issuers.yaml` (docs/trusted-issuers.md). */
-const TrustedIssuersSchema = z.strictObject(trustedIssuersShape);
-
-/** Top-level keys of the trusted-issuer file, in canonical spelling. */
-export const TRUSTED_ISSUERS_KEYS = Object.keys(trustedIssuersShape);
-
-/**
- * The compile rules (docs/policy-reference.md, "Fields") that a JSON Schema can say (one of
- * issuer/issuer_pattern, one of subject/subject_pattern, not both audience forms, permissions required and
- * non-empty), so editors flag them too.
- */
-function withCompileRules(schema: Record<string, unknown>, title: string): Record<string, unknown> {
-  const props = schema.properties as Record<string, Record<string, unknown>>;
-  const perms = props.permissions;
-  if (perms) perms.minProperties = 1;
-  const { $schema, ...rest } = schema;
-  return {
-    $schema,
-    title,
-    description:
-      "octo-sts compatible trust policy (github-sts-worker). Keys are shown in canonical form; the service also accepts them in any letter case.",
-    ...rest,
-    required: ["permissions"],
-    allOf: [
-      { oneOf: [{ required: ["issuer"] }, { required: ["issuer_pattern"] }] },
-      { oneOf: [{ required: ["subject"] }, { required: ["subject_pattern"] }] },
-      { not: { required: ["audience", "audience_pattern"] } },
-    ],
-  };
-}
-
-/** The committed JSON Schemas, as the exact text of their files. */
-export function policyJsonSchemas(): {
-  "trust-policy.schema.json": string;
-  "org-trust-policy.schema.json": string;
-  "trusted-token-issuers.schema.json": string;
-} {
-  const render = (s: z.ZodType, title: string) =>
-    `${JSON.stringify(withCompileRules(z.toJSONSchema(s) as Record<string, unknown>, title), null, 2)}\n`;
-  const { $schema, ...issuers } = z.toJSONSchema(TrustedIssuersSchema) as Record<string, unknown>;
-  const trustedIssuers = {
-    $schema,
-    title: "Organization trusted token issuers",
-    description:
-      "The issuers an organization lets federate into it (.github/chainguard/trusted-token-issuers.yaml in its org policy repository; github-sts-worker). List at least one entry in issuers or issuer_patterns.",
-    ...issuers,
-  };
-  return {
-    "trust-policy.schema.json": render(RepoPolicySchema, "Trust policy (repository)"),
-    "org-trust-policy.schema.json": render(OrgPolicySchema, "Trust policy (organization)"),
-    "trusted-token-issuers.schema.json": `${JSON.stringify(trustedIssuers, null, 2)}\n`,
-  };
-}
+/** Top-level keys of the trusted-issuer file (docs/trusted-issuers.md), in canonical spelling. */
+export const TRUSTED_ISSUERS_KEYS = ["mode", "issuers", "issuer_patterns"];

@@ -14,13 +14,9 @@
 import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument, visit } from "yaml";
 import { MAX_POLICY_EXPANDED_CHARS, MAX_POLICY_YAML_NODES } from "../platform/limits";
 
-/** 1-based line and column. */
-export interface Pos {
-  line: number;
-  col: number;
-}
+import { NO_POS, type Pos } from "./problem";
 
-export const NO_POS: Pos = { line: 1, col: 1 };
+export { NO_POS, type Pos };
 
 /** What go-yaml v2 resolved a scalar to; `text` is the string a Go `string` field receives. */
 type ScalarKind = "null" | "bool" | "int" | "float" | "string";

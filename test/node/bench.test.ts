@@ -108,6 +108,11 @@ const ROWS = [
   "start-up: new workerd ready, real Worker",
   "start-up: new workerd ready, floor",
   "first exchange after start (cold)",
+  "cold: new isolate, empty KV, CPU beyond I/O",
+  "cold: new isolate, warm KV, CPU beyond I/O",
+  "cold: new isolate, warm KV, policy miss, CPU beyond I/O",
+  "cold floor: first request, CPU beyond I/O",
+  "start-up CPU: module evaluation over the floor",
   "audit lines during warm runs",
 ];
 
@@ -140,6 +145,8 @@ describe("npm run bench -- --smoke", () => {
         "warm",
         "warm:",
         "new",
+        "cold:",
+        "cold:",
         "cold:",
         "bundle",
         "bundle",

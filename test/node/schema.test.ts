@@ -1,7 +1,17 @@
-/** The committed JSON Schemas are exactly what `npm run schema` generates from src/trust/schema.ts. */
+/** The committed JSON Schemas are exactly what `npm run schema` generates from src/trust/json-schema.ts. */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { policyJsonSchemas } from "../../src/trust/schema.ts";
+import * as z from "zod";
+import {
+  OrgPolicySchema,
+  policyJsonSchemas,
+  RepoPolicySchema,
+  TrustedIssuersSchema,
+} from "../../src/trust/json-schema.ts";
+import * as mini from "../../src/trust/schema.ts";
+
+const withoutDescriptions = (v: unknown) =>
+  JSON.parse(JSON.stringify(v, (k, x) => (k === "description" ? undefined : x)));
 
 describe("schema drift", () => {
   for (const [name, text] of Object.entries(policyJsonSchemas())) {
@@ -25,5 +35,17 @@ describe("schema drift", () => {
     expect(s.properties.mode.enum).toEqual(["enforce", "audit"]);
     expect(s.properties.issuers).toMatchObject({ type: "array", items: { type: "string" } });
     expect(s.properties.issuer_patterns).toMatchObject({ type: "array", items: { type: "string" } });
+  });
+  it("the Worker's zod/mini schemas accept exactly what the described ones accept", () => {
+    expect(z.toJSONSchema(mini.RepoPolicySchema)).toEqual(
+      withoutDescriptions(z.toJSONSchema(RepoPolicySchema)),
+    );
+    expect(z.toJSONSchema(mini.OrgPolicySchema)).toEqual(
+      withoutDescriptions(z.toJSONSchema(OrgPolicySchema)),
+    );
+    expect(mini.TRUSTED_ISSUERS_KEYS).toEqual(Object.keys(TrustedIssuersSchema.shape));
+    expect(z.toJSONSchema(TrustedIssuersSchema).properties?.mode).toMatchObject({
+      enum: [...mini.TRUSTED_ISSUER_MODES],
+    });
   });
 });

@@ -18,7 +18,7 @@ import {
 } from "../../../src/github";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import { FOO_POLICY, github } from "../helpers";
-import { CONTENTS, type GitHubTenant, tenant, waiter } from "./setup";
+import { CONTENTS, type GitHubTenant, runtimeAt, tenant, waiter } from "./setup";
 
 afterEach(async () => {
   await reset();
@@ -231,5 +231,46 @@ describe("GitHub calls of an exchange (installation + policy read + mint)", () =
     expect(warm.map((c) => `${c.method} ${c.path}`)).toEqual([
       `POST /app/installations/${(await installed(t)).id}/access_tokens`,
     ]);
+  });
+});
+
+describe("the normal form beside the text", () => {
+  it("is stored in the same KV value as the text (one write) and read back by a new isolate", async () => {
+    const t = await tenant();
+    const inst = await installed(t);
+    const puts: string[] = [];
+    const kv = t.rt.caches.kv as KVNamespace;
+    const put = kv.put.bind(kv);
+    kv.put = ((
+      key: string,
+      ...rest: Parameters<KVNamespace["put"]> extends [string, ...infer R] ? R : never
+    ) => {
+      puts.push(key);
+      return put(key, ...rest);
+    }) as KVNamespace["put"];
+    try {
+      const ctx = waiter();
+      const seen: string[] = [];
+      const result = await readPolicy(t.rt, ctx, "org", inst, "repo", "foo", undefined, async (text) => {
+        seen.push(text);
+        return { key: "a form", policy: {} };
+      });
+      await ctx.settle();
+      expect(seen).toEqual([FOO_POLICY]);
+      expect(result.ok && result.value).toEqual({
+        text: FOO_POLICY,
+        source: "github",
+        form: { key: "a form", policy: {} },
+      });
+      expect(puts.filter((k) => k.startsWith("gh-policy:"))).toHaveLength(1);
+    } finally {
+      kv.put = put;
+    }
+    const fresh = runtimeAt(t.baseUrl);
+    const again = await lookupPolicy(fresh, "org", "repo", "foo");
+    expect(again).toEqual({
+      state: "cached",
+      text: { text: FOO_POLICY, source: "kv", form: { key: "a form", policy: {} } },
+    });
   });
 });
