@@ -152,6 +152,57 @@ const problems: string[] = [];
 
 // ---- run --------------------------------------------------------------------------------------------
 
+// --scale: the Zipf workload through the real core (scripts/lib/bench-scale.ts), then exit.
+if (argv.includes("--scale")) {
+  const { makeTrace, modelOctoSts, runScale } = await import("./lib/bench-scale");
+  const options = {
+    exchanges: intArg("--exchanges", 5000),
+    orgs: 200,
+    maxRepos: 50,
+    identities: 3,
+    durationMs: 3600_000,
+    isolates: intArg("--isolates", 4),
+    isolateLifeMs: intArg("--isolate-minutes", 10) * 60_000,
+    seed: 7,
+  };
+  const trace = makeTrace(options);
+  const t = performance.now();
+  const ours = await runScale(options, trace);
+  const per = (n: number) => ((1000 * n) / ours.exchanges).toFixed(0);
+  console.log(
+    `bench --scale: ${ours.exchanges} exchanges over one simulated hour, Zipf(1) over ${options.orgs} organizations of 1-${options.maxRepos} repositories, ${options.identities} identities; ${options.isolates} live isolates, each recycled after a random lifetime (mean ${options.isolateLifeMs / 60_000} min; ${ours.isolates} isolates in all), one shared KV; the real exchange core in process (${((performance.now() - t) / 1000).toFixed(1)} s). Per 1000 exchanges:`,
+  );
+  const rowsScale: [string, string, string, string, string][] = [
+    ["", "GitHub calls", "issuer calls", "KV reads", "KV writes"],
+    ["this service", per(ours.github), per(ours.issuer), per(ours.kvReads), per(ours.kvWrites)],
+  ];
+  for (const n of [1, 3, 10]) {
+    const m = modelOctoSts(trace.events, n);
+    rowsScale.push([
+      `octo-sts model, ${n} instance${n > 1 ? "s" : ""}`,
+      per(m.github),
+      per(m.issuer),
+      "-",
+      "-",
+    ]);
+  }
+  for (const r of rowsScale)
+    console.log(
+      `${r[0].padEnd(28)}${r
+        .slice(1)
+        .map((c) => c.padStart(14))
+        .join("")}`,
+    );
+  console.log(
+    `KV writes by cache per 1000: ${[...ours.writesBy].map(([k, v]) => `${k} ${per(v)}`).join(", ")}; granted ${ours.granted} of ${ours.exchanges}`,
+  );
+  if (ours.granted !== ours.exchanges) {
+    console.error("bench --scale could not measure correctly: not every exchange was granted");
+    process.exitCode = 1;
+  }
+  process.exit();
+}
+
 const t0 = performance.now();
 console.log(
   `bench: ${smoke ? "smoke" : "full"} run — ${SEQ} sequential + ${CONC} concurrent (${CONCURRENCY} in flight) per Worker`,

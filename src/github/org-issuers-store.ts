@@ -201,12 +201,18 @@ async function readAndStore(
         return invalid(rt, owner, problem);
       }
       // The last-known-good copy only from a read that no eviction overtook (an older valid file must
-      // not replace a newer one).
+      // not replace a newer one); rewritten only when it changed or has less than half its life left:
+      // one write per read at most, never for what KV holds unchanged (docs/performance.md, "KV writes").
       if (await store({ text: read.text })) {
-        await lastKnownGoodTier(rt).put(
+        const good = lastKnownGoodTier(rt);
+        await good.get(key);
+        await good.put(
           key,
           { text: read.text },
-          { ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS },
+          {
+            ttlMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS,
+            unchangedIfFreshForMs: ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS / 2,
+          },
         );
       }
       return ok({ state: "present", file, source: "github" });

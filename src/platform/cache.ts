@@ -100,6 +100,11 @@ interface PutOptions {
   ttlMs: number;
   /** How long after `ttlMs` a stale copy may still be served (default 0). */
   staleMs?: number;
+  /**
+   * KV is not written when it already holds this very value (as this tier last read it) fresh for at
+   * least this long from now (default 0: fresh at all); docs/performance.md, "KV writes".
+   */
+  unchangedIfFreshForMs?: number;
 }
 
 /** Counters a test or the benchmark can read. */
@@ -108,13 +113,17 @@ interface CacheStats {
   kvHits: number;
   misses: number;
   kvErrors: number;
+  /** Puts that left KV alone because it held the same value, fresh. */
+  kvWritesSkipped: number;
 }
 
 class CacheTier<V> {
   private readonly memory: Lru<Stored<V>>;
   /** This isolate's eviction markers, by key. */
   private readonly marks: Lru<string>;
-  readonly stats: CacheStats = { memoryHits: 0, kvHits: 0, misses: 0, kvErrors: 0 };
+  /** What this tier last read from KV per key (its JSON and freshness), so an unchanged value is not re-put. */
+  private readonly inKv: Lru<{ json: string; fresh: number }>;
+  readonly stats: CacheStats = { memoryHits: 0, kvHits: 0, misses: 0, kvErrors: 0, kvWritesSkipped: 0 };
 
   constructor(
     private readonly options: TierOptions<V>,
@@ -129,6 +138,7 @@ class CacheTier<V> {
       weigh === undefined ? undefined : (stored) => weigh(stored.v),
     );
     this.marks = new Lru<string>(options.memoryEntries);
+    this.inKv = new Lru(options.memoryEntries);
   }
 
   private get useKv(): boolean {
@@ -171,11 +181,26 @@ class CacheTier<V> {
   }
 
   /** Stores `value` in memory and (unless memory-only) in KV; a KV failure is logged and dropped. */
-  async put(key: string, value: V, { ttlMs, staleMs = 0 }: PutOptions): Promise<void> {
+  async put(
+    key: string,
+    value: V,
+    { ttlMs, staleMs = 0, unchangedIfFreshForMs = 0 }: PutOptions,
+  ): Promise<void> {
     const now = this.clock.now();
     const stored: Stored<V> = { v: value, fresh: now + ttlMs, stale: now + ttlMs + staleMs };
     this.remember(key, stored, now);
     if (!this.useKv || this.kv === undefined) return;
+    // What KV already holds unchanged and fresh is not written again (a write costs more than a read).
+    const held = this.inKv.get(key);
+    if (
+      held !== undefined &&
+      held.fresh > now + unchangedIfFreshForMs &&
+      held.json === JSON.stringify(value)
+    ) {
+      this.stats.kvWritesSkipped++;
+      return;
+    }
+    this.inKv.delete(key);
     const ttlSeconds = Math.max(KV_MIN_EXPIRATION_TTL_SECONDS, Math.ceil((ttlMs + staleMs) / 1000) + 60);
     try {
       await this.kv.put(await this.kvKey(key), JSON.stringify(stored), { expirationTtl: ttlSeconds });
@@ -188,6 +213,7 @@ class CacheTier<V> {
   /** Drops `key` from memory and KV (the webhook's eviction entry point builds on this). */
   async delete(key: string): Promise<void> {
     this.memory.delete(key);
+    this.inKv.delete(key);
     if (!this.useKv || this.kv === undefined) return;
     try {
       await this.kv.delete(await this.kvKey(key));
@@ -263,6 +289,7 @@ class CacheTier<V> {
       if (typeof parsed !== "object" || parsed === null) return undefined;
       if (typeof parsed.fresh !== "number" || typeof parsed.stale !== "number" || !("v" in parsed))
         return undefined;
+      this.inKv.set(key, { json: JSON.stringify(parsed.v), fresh: parsed.fresh });
       return parsed as Stored<V>;
     } catch (error) {
       this.stats.kvErrors++;
