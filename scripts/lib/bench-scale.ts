@@ -7,6 +7,8 @@
  * each exchange goes to one of a few live runtimes (a runtime is an isolate: its own memory), and each
  * runtime is replaced after a random lifetime; all share the KV and a simulated clock.
  *
+ * One organization in ten has a trusted-issuer file listing the issuer; the others have none.
+ *
  * Beside it, a model of octo-sts's per-instance caches on the same trace (its Exchange as written:
  * an installation id LRU of 200 per instance without expiry, found by paging the App's installations
  * 100 at a time; a trust-policy text LRU of 200 for 5 minutes, a miss costing a read token, the read
@@ -204,6 +206,13 @@ export async function runScale(o: ScaleOptions, trace = makeTrace(o)): Promise<C
     m = /^\/repos\/org-(\d+)\/([^/]+)\/contents\/\.github\/chainguard\/(.+)$/.exec(p);
     if (m) {
       const [, org, repo, file] = m as unknown as [string, string, string, string];
+      // One organization in ten has a trusted-issuer file (docs/trusted-issuers.md).
+      if (repo === ".github" && file === "trusted-token-issuers.yaml" && Number(org) % 10 === 0) {
+        return new Response(`issuers:\n  - ${ISSUER}\n`, {
+          status: 200,
+          headers: { "content-type": "application/vnd.github.raw+json" },
+        });
+      }
       const r = /^repo-(\d+)$/.exec(repo);
       if (r && /^id-\d+\.sts\.yaml$/.test(file)) {
         return new Response(policyOf(Number(org), Number(r[1])), {
