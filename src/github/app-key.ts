@@ -26,8 +26,18 @@ function derLength(length: number): number[] {
   return [0x80 | bytes.length, ...bytes];
 }
 
-function derTlv(tag: number, content: ArrayLike<number>): number[] {
-  return [tag, ...derLength(content.length), ...Array.from(content)];
+/** `tag`, the DER length of `parts` together, then the parts (typed-array copies, no per-byte work). */
+function derTlv(tag: number, ...parts: ArrayLike<number>[]): Uint8Array {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const header = [tag, ...derLength(length)];
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  let at = header.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /** Reads the outer DER SEQUENCE header; returns true when it spans exactly the whole buffer. */
@@ -45,8 +55,7 @@ function isWholeDerSequence(der: Uint8Array): boolean {
 /** Wraps a PKCS#1 `RSAPrivateKey` in a PKCS#8 `PrivateKeyInfo` (RFC 5208 §5). */
 function pkcs1ToPkcs8(pkcs1: Uint8Array): Uint8Array {
   const version = [0x02, 0x01, 0x00];
-  const octetString = derTlv(0x04, pkcs1);
-  return new Uint8Array(derTlv(0x30, [...version, ...RSA_ALGORITHM_IDENTIFIER, ...octetString]));
+  return derTlv(0x30, version, RSA_ALGORITHM_IDENTIFIER, derTlv(0x04, pkcs1));
 }
 
 function base64ToBytes(b64: string): Uint8Array | null {
@@ -63,8 +72,10 @@ function base64ToBytes(b64: string): Uint8Array | null {
 }
 
 function bytesToBase64(bytes: Uint8Array): string {
+  // In chunks: one call per 4 KiB instead of a string append per byte (the key is read on an isolate's
+  // first request; docs/performance.md, "Cold exchanges").
   let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
+  for (let i = 0; i < bytes.length; i += 4096) bin += String.fromCharCode(...bytes.subarray(i, i + 4096));
   return btoa(bin);
 }
 
