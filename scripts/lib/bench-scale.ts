@@ -67,7 +67,10 @@ function rng(seed: number): () => number {
 function zipf(n: number, random: () => number): () => number {
   const cdf: number[] = [];
   let sum = 0;
-  for (let k = 1; k <= n; k++) cdf.push((sum += 1 / k));
+  for (let k = 1; k <= n; k++) {
+    sum += 1 / k;
+    cdf.push(sum);
+  }
   return () => {
     const u = random() * sum;
     let lo = 0;
