@@ -15,7 +15,7 @@ import { WEBHOOK_ANSWER_DEADLINE_MS } from "../../platform/limits";
 import type { Runtime } from "../../platform/runtime";
 import type { DoorContext } from "../context";
 import { WebhookAudit } from "./audit";
-import { deliver, type Outcome } from "./deliver";
+import type { Outcome } from "./deliver";
 import { readVerified } from "./signature";
 
 const deadlines = isolateState<{ ms: number }>(() => ({ ms: WEBHOOK_ANSWER_DEADLINE_MS }));
@@ -96,13 +96,17 @@ export async function webhook(door: DoorContext): Promise<Response> {
       return refuse(failure("INVALID_REQUEST", { requestError: "webhook payload is not a JSON object" }));
     }
     const event = request.headers.get("X-GitHub-Event") ?? "";
-    const work = deliver({ rt, ctx, config, audit, event, payload }).catch(
-      (error): Outcome => ({
-        status: "failed",
-        conclusion: "error",
-        failure: failure("INTERNAL", {}, unexpected(error)),
-      }),
-    );
+    // The delivery (and with it the policy engine's YAML reader and schema) is loaded only for a
+    // verified delivery, so an exchange's isolate never evaluates it (docs/performance.md, "Cold exchanges").
+    const work = import("./deliver")
+      .then(({ deliver }) => deliver({ rt, ctx, config, audit, event, payload }))
+      .catch(
+        (error): Outcome => ({
+          status: "failed",
+          conclusion: "error",
+          failure: failure("INTERNAL", {}, unexpected(error)),
+        }),
+      );
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) => {
       timer = setTimeout(() => resolve("late"), deadlines(rt).ms);
