@@ -52,6 +52,7 @@ import { DEMO_APP_ID, DEMO_APP_KEY_PATH } from "./lib/stack";
 
 const USAGE = `usage: npm run bench -- [--smoke] [--seq N] [--conc N] [--concurrency C] [--starts K]
                         [--cold-rounds R] [--json FILE] [--reuse-build]
+       npm run bench -- --scale [--exchanges N] [--isolates N] [--isolate-minutes N]
   --smoke           seconds instead of minutes (20 + 20 exchanges, 1 start); CI runs it
   --seq N           sequential exchanges per Worker (default 1000; smoke 20), 1-100000
   --conc N          concurrent exchanges per Worker (default 1000; smoke 20), 1-100000
@@ -59,10 +60,16 @@ const USAGE = `usage: npm run bench -- [--smoke] [--seq N] [--conc N] [--concurr
   --starts K        new workerd processes for the start-up figures (default 3; smoke 1)
   --cold-rounds R   rounds of the cold figures, medians over them (default 5; smoke 1)
   --json FILE       also write every figure to FILE as JSON
+  --scale           instead: the Zipf workload through the real core (docs/performance.md, "At scale"),
+                    with --exchanges N (default 5000), --isolates N (4), --isolate-minutes N (10)
   --reuse-build     measure and run the last build in build/bench/dist instead of building`;
 
 const flags = parseArgsOrExit("npm run bench", USAGE, {
   smoke: { kind: "switch" },
+  scale: { kind: "switch" },
+  exchanges: { kind: "int" },
+  isolates: { kind: "int" },
+  "isolate-minutes": { kind: "int" },
   "reuse-build": { kind: "switch" },
   seq: { kind: "int" },
   conc: { kind: "int" },
@@ -153,16 +160,16 @@ const problems: string[] = [];
 // ---- run --------------------------------------------------------------------------------------------
 
 // --scale: the Zipf workload through the real core (scripts/lib/bench-scale.ts), then exit.
-if (argv.includes("--scale")) {
+if (flags.switches.has("scale")) {
   const { makeTrace, modelOctoSts, runScale } = await import("./lib/bench-scale");
   const options = {
-    exchanges: intArg("--exchanges", 5000),
+    exchanges: intArg("exchanges", 5000),
     orgs: 200,
     maxRepos: 50,
     identities: 3,
     durationMs: 3600_000,
-    isolates: intArg("--isolates", 4),
-    isolateLifeMs: intArg("--isolate-minutes", 10) * 60_000,
+    isolates: intArg("isolates", 4),
+    isolateLifeMs: intArg("isolate-minutes", 10) * 60_000,
     seed: 7,
   };
   const trace = makeTrace(options);
