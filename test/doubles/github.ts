@@ -13,7 +13,8 @@
  * installation token with `checks: write` on the repository, at most 50 annotations a request) and an
  * installation's own record (`GET /app/installations/{id}`, App JWT, with its `permissions`; also read
  * when a mint is refused, to name what the installation lacks).
- * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404, hold) can be injected per route.
+ * Faults (422, bare 403, rate-limited 403, 429, 500, hang, 404, hold, a truncated JSON body) can be
+ * injected per route.
  *
  * The App manifest flow, as `npm run setup` drives it: the web form GitHub serves at
  * `/t/<name>/settings/apps/new` (or `/t/<name>/organizations/<org>/settings/apps/new`) takes the posted
@@ -159,6 +160,12 @@ const MANIFEST_CODE_LIFETIME_MS = 60 * 60 * 1000;
 
 function message(status: number, text: string, headers: Record<string, string> = {}): DoubleResponse {
   return jsonResponse(status, { message: text, documentation_url: DOCS, status: String(status) }, headers);
+}
+
+/** `answer` with its body cut in half (a JSON body then no longer parses). */
+function truncated(answer: DoubleResponse): DoubleResponse {
+  const body = Buffer.from(answer.body ?? "");
+  return { ...answer, body: body.subarray(0, Math.floor(body.length / 2)) };
 }
 
 function globToRegex(glob: string): RegExp {
@@ -498,6 +505,9 @@ export class GitHubDouble implements GitHubControl {
         f.left > 0 && (f.method === undefined || f.method.toUpperCase() === req.method) && f.regex.test(path),
     );
     if (fault !== undefined) fault.left--;
+    if (fault?.answer === "truncated-json") {
+      return { answer: truncated(this.api(tenant, req, path)), hold: false };
+    }
     if (fault !== undefined && fault.answer !== "hold") {
       return { answer: this.faultAnswer(tenant, fault), hold: false };
     }
@@ -579,6 +589,8 @@ export class GitHubDouble implements GitHubControl {
         return { status: 200, hang: true };
       case "hold":
         throw new Error("a held answer is the API's own (see route)");
+      case "truncated-json":
+        throw new Error("truncated-json is answered by route()");
     }
   }
 

@@ -97,7 +97,9 @@ export interface Tenant {
  * - `server-error`: 500, `hang`: never answers,
  * - `not-found`: 404,
  * - `hold`: answers as GitHub would at the moment of the request, but only once `release` is called
- *   (a read held open while something else happens).
+ *   (a read held open while something else happens),
+ * - `truncated-json`: the route's own answer (status and headers) with its body cut in half, as a
+ *   connection dropped mid-answer leaves it (a mint still creates its token on the double).
  */
 export type FaultAnswer =
   | "unprocessable"
@@ -107,7 +109,8 @@ export type FaultAnswer =
   | "server-error"
   | "hang"
   | "not-found"
-  | "hold";
+  | "hold"
+  | "truncated-json";
 
 export interface Fault {
   /** HTTP method (default: any). */
@@ -120,7 +123,8 @@ export interface Fault {
   answer: FaultAnswer;
   /** Answer like this this many times, then behave (default: until cleared). */
   times?: number;
-  retryAfter?: number;
+  /** The `Retry-After` of `too-many-requests`, sent as written (a string can be any text, `99999999999999999999999`). */
+  retryAfter?: number | string;
   resetInSeconds?: number;
 }
 
