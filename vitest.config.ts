@@ -42,6 +42,8 @@ export default defineConfig({
         test: {
           name: "workers",
           include: ["test/worker/**/*.test.ts"],
+          // Every test's console output is scanned for tokens, JWTs, keys and the test webhook secret.
+          setupFiles: ["./test/shared/log-scan.ts"],
         },
       },
       {
@@ -50,6 +52,7 @@ export default defineConfig({
           name: "node",
           include: ["test/node/**/*.test.ts"],
           environment: "node",
+          setupFiles: ["./test/shared/log-scan.ts"],
         },
       },
     ],

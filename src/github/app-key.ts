@@ -90,7 +90,9 @@ export function parseAppPrivateKey(raw: string | undefined): AppKeyResult {
     return {
       ok: false,
       problem: "not a PEM private key",
-      hint: "expected -----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----",
+      // The armour is named, not quoted: a log line holding "-----BEGIN … PRIVATE KEY-----" reads as a
+      // leaked key to every secret scanner (docs/security.md, "Tokens").
+      hint: 'expected a "BEGIN RSA PRIVATE KEY" or "BEGIN PRIVATE KEY" block',
     };
   }
   const label = match[1];
