@@ -157,7 +157,21 @@ export async function readFileWith(rt: Runtime, token: string, file: FileRequest
     await response.body?.cancel();
     return { kind: "invalid", detail: `github ${call.what}: a directory, not a file` };
   }
-  const bytes = await readBytes(response, file.maxBytes);
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readBytes(response, file.maxBytes);
+  } catch {
+    // The connection dropped mid-body: GitHub could not be reached for this read, which is
+    // GITHUB_UNAVAILABLE (docs/refusals.md, "Reasons"), not an exception out of the exchange.
+    return {
+      kind: "unavailable",
+      failure: {
+        reason: "GITHUB_UNAVAILABLE",
+        args: { owner: file.owner },
+        detail: `github ${call.what}: the answer was cut off (${call.method} ${call.path})`,
+      },
+    };
+  }
   if (bytes === null)
     return { kind: "invalid", detail: `github ${call.what}: file over ${file.maxBytes} bytes` };
   return { kind: "file", text: new TextDecoder().decode(bytes) };

@@ -162,10 +162,10 @@ function message(status: number, text: string, headers: Record<string, string> =
   return jsonResponse(status, { message: text, documentation_url: DOCS, status: String(status) }, headers);
 }
 
-/** `answer` with its body cut in half (a JSON body then no longer parses). */
+/** `answer` cut off after half its body, its full length announced (the connection then drops). */
 function truncated(answer: DoubleResponse): DoubleResponse {
   const body = Buffer.from(answer.body ?? "");
-  return { ...answer, body: body.subarray(0, Math.floor(body.length / 2)) };
+  return { ...answer, body, cutAfter: Math.floor(body.length / 2) };
 }
 
 function globToRegex(glob: string): RegExp {

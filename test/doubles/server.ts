@@ -24,6 +24,11 @@ export interface DoubleResponse {
   hang?: boolean;
   /** Stream this many bytes of filler after `body` (oversized responses, without buffering them). */
   streamBytes?: number;
+  /**
+   * Announce `body`'s full length, send only this many bytes of it, then drop the connection: an answer
+   * cut off mid-body, as a reset connection leaves it (the client sees an error reading the body).
+   */
+  cutAfter?: number;
 }
 
 type Handler = (req: DoubleRequest) => Promise<DoubleResponse> | DoubleResponse;
@@ -84,6 +89,12 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
       if (out.hang) {
         hanging.add(res);
         res.on("close", () => hanging.delete(res));
+        return;
+      }
+      if (out.cutAfter !== undefined) {
+        const full = Buffer.from(out.body ?? "");
+        res.writeHead(out.status, { ...out.headers, "content-length": String(full.length) });
+        res.write(full.subarray(0, out.cutAfter), () => res.destroy());
         return;
       }
       res.writeHead(out.status, out.headers ?? {});

@@ -98,8 +98,8 @@ export interface Tenant {
  * - `not-found`: 404,
  * - `hold`: answers as GitHub would at the moment of the request, but only once `release` is called
  *   (a read held open while something else happens),
- * - `truncated-json`: the route's own answer (status and headers) with its body cut in half, as a
- *   connection dropped mid-answer leaves it (a mint still creates its token on the double).
+ * - `truncated-json`: the route's own answer (status and headers, the full `Content-Length`) cut off
+ *   after half its body, the connection then dropped (a mint still creates its token on the double).
  */
 export type FaultAnswer =
   | "unprocessable"
