@@ -3,7 +3,8 @@
  * One structured JSON line per exchange (docs/refusals.md, "The audit line"), through `console.log` so
  * it shows in `wrangler tail` and Workers Logs, whichever door the request came through. It carries the
  * SHA-256 of the issued token (the same hex the action prints as "Token hash"), never a token, a JWT or
- * a key. Every string it carries is cut to {@link AUDIT_MAX_STRING_CHARS} and every list to
+ * a key (anything shaped like one in a value the caller sent is replaced by a marker). Every string it
+ * carries is cut to {@link AUDIT_MAX_STRING_CHARS} and every list to
  * {@link AUDIT_MAX_LIST_ENTRIES}, so a line stays small whatever a policy or a token holds, and the line
  * is written on every path, also when a step threw.
  */
@@ -44,11 +45,29 @@ interface AuditRecord {
   duration_ms: number;
 }
 
-/** `value` with every string cut and every list shortened, with a marker where something was cut. */
+/**
+ * What a token looks like: a JWT (two base64url JSON parts and a signature) or a GitHub token. A caller
+ * may put one where the line copies what it sent (its `User-Agent`, `scope`, `identity`), so every string
+ * has these replaced before it is written (docs/refusals.md, "The audit line": never a token).
+ */
+const TOKEN_SHAPED = /eyJ[A-Za-z0-9_-]*\.eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*|\bgh[pousr]_[A-Za-z0-9]{20,}/g;
+
+/** `text` with every token-shaped run replaced by a marker. */
+export function redactTokens(text: string): string {
+  return text.replace(TOKEN_SHAPED, (token) =>
+    token.startsWith("eyJ") ? "[redacted JWT]" : "[redacted token]",
+  );
+}
+
+/**
+ * `value` with every string rid of token-shaped runs and cut, and every list shortened, with a marker
+ * where something was cut.
+ */
 export function bounded(value: unknown): unknown {
   if (typeof value === "string") {
-    if (value.length <= AUDIT_MAX_STRING_CHARS) return value;
-    return `${value.slice(0, AUDIT_MAX_STRING_CHARS)}…[cut ${value.length - AUDIT_MAX_STRING_CHARS} chars]`;
+    const text = redactTokens(value);
+    if (text.length <= AUDIT_MAX_STRING_CHARS) return text;
+    return `${text.slice(0, AUDIT_MAX_STRING_CHARS)}…[cut ${text.length - AUDIT_MAX_STRING_CHARS} chars]`;
   }
   if (Array.isArray(value)) {
     const kept = value.slice(0, AUDIT_MAX_LIST_ENTRIES).map(bounded);
