@@ -49,7 +49,12 @@ function queryUnescape(s: string): { ok: true; value: string } | { ok: false; er
       bytes.push(Number.parseInt(s.slice(i + 1, i + 3), 16));
       i += 2;
     } else if (c === "+") bytes.push(0x20);
-    else for (const b of enc.encode(c)) bytes.push(b);
+    else {
+      // A whole code point: encoding the two halves of a surrogate pair apart would turn 😀 into ��.
+      const ch = String.fromCodePoint(s.codePointAt(i) as number);
+      i += ch.length - 1;
+      for (const b of enc.encode(ch)) bytes.push(b);
+    }
   }
   return { ok: true, value: new TextDecoder().decode(new Uint8Array(bytes)) };
 }

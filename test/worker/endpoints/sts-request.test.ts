@@ -127,6 +127,14 @@ describe("exchange parameters as grpc-gateway reads them", () => {
       ["b", "/"],
     ]);
   });
+
+  it("keeps a raw character outside the Basic Multilingual Plane whole (found by fuzzing)", () => {
+    // A form body is read as text, so a client that does not escape sends the character itself.
+    expect(parseQuery("identity=😀&scope=%F0%9F%98%80").pairs).toEqual([
+      ["identity", "😀"],
+      ["scope", "😀"],
+    ]);
+  });
 });
 
 describe("Authorization: exactly one bearer token", () => {
