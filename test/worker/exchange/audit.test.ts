@@ -5,10 +5,11 @@
  */
 
 import { reset } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { bounded, redactTokens } from "../../../src/exchange/audit";
 import { AUDIT_MAX_STRING_CHARS } from "../../../src/platform/limits";
-import { captureLogs, issuers, oneSmallAuditLine, world } from "../security/world";
+import { captureConsole, issuers } from "../helpers";
+import { oneSmallAuditLine, world } from "../security/world";
 
 const b64 = (v: unknown) =>
   btoa(JSON.stringify(v)).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
@@ -16,9 +17,7 @@ const b64 = (v: unknown) =>
 const jwt = `${b64({ alg: "RS256", kid: "k" })}.${b64({ iss: "https://x.example", sub: "s" })}.c2lnbmF0dXJl`;
 const ghs = `ghs_${"Ab1".repeat(12)}`;
 
-beforeEach(() => {
-  captureLogs();
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -57,7 +56,7 @@ describe("token-shaped values in the audit line", () => {
         },
       );
       expect(sent.status).toBe(400);
-      const line = oneSmallAuditLine();
+      const line = oneSmallAuditLine(output);
       expect(line.raw).not.toContain(token.split(".")[1]);
       expect(line.user_agent).toBe("ci [redacted JWT]");
       expect([line.scope, line.identity]).toContain("[redacted JWT]");

@@ -11,24 +11,14 @@
 
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ISSUER_FAILURE_TTL_MS, JWKS_REFETCH_COOLDOWN_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
-import type { FaultAnswer, GitHubCall } from "../../shared/github-double";
+import type { RecordedCall as GitHubCall } from "../../shared/control-client";
+import type { FaultAnswer } from "../../shared/github-double";
 import type { CreatedIssuer } from "../../shared/issuer-double";
-import {
-  ACTIONS,
-  captureLogs,
-  countingRuntime,
-  github,
-  issuers,
-  logs,
-  oneSmallAuditLine,
-  policyFiles,
-  type Sent,
-  type World,
-  world,
-} from "./world";
+import { captureConsole, countingRuntime, github, issuers } from "../helpers";
+import { ACTIONS, oneSmallAuditLine, policyFiles, type Sent, type World, world } from "./world";
 
 const HANG = 60_000;
 const FOO = { sub: "foo", aud: "octosts" };
@@ -40,9 +30,7 @@ beforeAll(async () => {
   actions = await issuers.createIssuer({ host: "token.actions.githubusercontent.com" });
 });
 
-beforeEach(() => {
-  captureLogs();
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -119,7 +107,7 @@ function token(issuer: CreatedIssuer): Promise<string> {
 
 /** The refusal is as documented, with exactly one small audit line naming the same reason. */
 function expectRefused(sent: Sent, status: number, reason: string, retryAfter: string | null) {
-  const line = oneSmallAuditLine();
+  const line = oneSmallAuditLine(output);
   expect(
     { status: sent.status, reason: sent.reason, retryAfter: sent.response.headers.get("Retry-After") },
     `audit detail: ${line.detail}`,
@@ -129,7 +117,7 @@ function expectRefused(sent: Sent, status: number, reason: string, retryAfter: s
 }
 
 function expectGranted(sent: Sent) {
-  const line = oneSmallAuditLine();
+  const line = oneSmallAuditLine(output);
   expect(sent.reason, `audit detail: ${line.detail}`).toBe("granted");
   expect(line.decision).toBe("granted");
   return line;
@@ -148,17 +136,17 @@ describe("faults", () => {
         kv.mode = "throw";
         const w = await fooWorld({ env: { STS_CACHE: kv.asNamespace() } });
         const sent = await exchange(w);
-        expect(logs.some((l) => l.includes("kv error; continuing without the shared cache"))).toBe(true);
+        expect(output.lines.some((l) => l.includes("kv error; continuing without the shared cache"))).toBe(
+          true,
+        );
         expect(expectGranted(sent).policy_source).toBe("github");
         expect(kv.ops).toBeGreaterThan(0);
 
         // Fault cleared: a new isolate over the same namespace finds nothing there and reads afresh.
         kv.mode = "ok";
-        const fetched: string[] = [];
-        const fresh = countingRuntime(
+        const { rt: fresh, fetches: fetched } = countingRuntime(
           { GITHUB_BASE_URL: w.baseUrl, STS_CACHE: kv.asNamespace() },
-          fetched,
-          w.clock,
+          { clock: w.clock },
         );
         const seen = (await w.calls()).length;
         const again = await exchange(w, fresh);
@@ -179,9 +167,8 @@ describe("faults", () => {
         expect(expectGranted(await exchange(w)).policy_source).toBe("github");
         const fresh = countingRuntime(
           { GITHUB_BASE_URL: w.baseUrl, STS_CACHE: kv.asNamespace() },
-          [],
-          w.clock,
-        );
+          { clock: w.clock },
+        ).rt;
         const seen = (await w.calls()).length;
         expect(expectGranted(await exchange(w, fresh)).policy_source).toBe("kv");
         const calls = await callsSince(w, seen);
@@ -258,7 +245,7 @@ describe("faults", () => {
         const wait = Number(sent.response.headers.get("Retry-After"));
         expect(wait).toBeGreaterThanOrEqual(295);
         expect(wait).toBeLessThanOrEqual(3600);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
         await github.clearFaults(w.ghId);
         expectGranted(await exchange(w));
       },
@@ -347,7 +334,7 @@ describe("faults", () => {
         if (retryAfter === null) {
           expect([sent.status, sent.reason]).toEqual([status, reason]);
           expect(Number(sent.response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(195);
-          oneSmallAuditLine();
+          oneSmallAuditLine(output);
         } else expectRefused(sent, status, reason, retryAfter);
         expect((await w.calls()).some(isPolicyRead)).toBe(false);
         await github.clearFaults(w.ghId);
@@ -394,7 +381,7 @@ describe("faults", () => {
         expectRefused(await send(), status, reason, null);
         expect((await issuers.calls(issuer.id)).length).toBe(before);
         // A new isolate over the same KV: the failure was never written there.
-        const fresh = countingRuntime({ GITHUB_BASE_URL: w.baseUrl }, [], w.clock);
+        const fresh = countingRuntime({ GITHUB_BASE_URL: w.baseUrl }, { clock: w.clock }).rt;
         expectGranted(await send(fresh));
         // This isolate, once the minute has passed.
         await w.advance(ISSUER_FAILURE_TTL_MS + 1000);
@@ -412,7 +399,7 @@ describe("faults", () => {
         await issuers.rotateKeys(issuer.id);
         // Within the cool-down of the fetch the first exchange made.
         expectRefused(await send(), 401, "SIGNATURE_INVALID", null);
-        const fresh = countingRuntime({ GITHUB_BASE_URL: w.baseUrl }, [], w.clock);
+        const fresh = countingRuntime({ GITHUB_BASE_URL: w.baseUrl }, { clock: w.clock }).rt;
         expectGranted(await send(fresh));
         await w.advance(JWKS_REFETCH_COOLDOWN_MS + 1000);
         expectGranted(await send());

@@ -10,22 +10,11 @@
  */
 
 import { reset } from "cloudflare:test";
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { CreatedIssuer, MintOptions } from "../../shared/issuer-double";
-import { TEST_DOMAIN } from "../helpers";
-import {
-  ACTIONS,
-  captureLogs,
-  github,
-  issuers,
-  logs,
-  oneSmallAuditLine,
-  policyFiles,
-  unsignedToken,
-  type World,
-  world,
-} from "./world";
+import { captureConsole, github, issuers, TEST_DOMAIN } from "../helpers";
+import { ACTIONS, oneSmallAuditLine, policyFiles, unsignedToken, type World, world } from "./world";
 
 /** A hang detector, far above what any of these exchanges takes. */
 const HANG = 60_000;
@@ -36,9 +25,7 @@ beforeAll(async () => {
   actions = await issuers.createIssuer({ host: "token.actions.githubusercontent.com" });
 });
 
-beforeEach(() => {
-  captureLogs();
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -76,13 +63,13 @@ describe("security matrix", () => {
       await issuers.setBehaviour(bigDiscovery.id, { discovery: { oversize: 200 * 1024 } });
       const one = await w.exchange(await mint(bigDiscovery, FOO), "org/repo", "id");
       expect([one.status, one.reason]).toEqual([400, "DISCOVERY_FAILED"]);
-      expect(oneSmallAuditLine().detail).toContain("larger than 102400 bytes");
+      expect(oneSmallAuditLine(output).detail).toContain("larger than 102400 bytes");
 
       const bigJwks = await issuers.createIssuer();
       await issuers.setBehaviour(bigJwks.id, { jwks: { oversize: 200 * 1024 } });
       const two = await w.exchange(await mint(bigJwks, FOO), "org/repo", "id");
       expect([two.status, two.reason]).toEqual([401, "SIGNATURE_INVALID"]);
-      expect(oneSmallAuditLine().detail).toContain("larger than 102400 bytes");
+      expect(oneSmallAuditLine(output).detail).toContain("larger than 102400 bytes");
     },
     HANG,
   );
@@ -103,7 +90,7 @@ describe("security matrix", () => {
         const token = unsignedToken({ alg: "RS256", kid: "k" }, { iss, sub: "foo", exp: 4_000_000_000 });
         const sent = await w.exchange(token, "org/repo", "id");
         expect([iss, sent.status, sent.reason]).toEqual([iss, 400, "INVALID_ISSUER"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       expect(w.fetched).toEqual([]);
     },
@@ -126,22 +113,22 @@ describe("security matrix", () => {
       const one = await w.exchange(await mint(broken, FOO), "org/repo", "id");
       expect(one.reason).toBe("DISCOVERY_FAILED");
       noSecret(one.text);
-      noSecret(oneSmallAuditLine().raw);
+      noSecret(oneSmallAuditLine(output).raw);
       // GitHub answers 500 (after the retries) on the installation lookup.
       await github.addFault(w.ghId, { path: "/orgs/*/installation", answer: "server-error" });
       const two = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([two.status, two.reason]).toEqual([503, "GITHUB_UNAVAILABLE"]);
       noSecret(two.text);
-      noSecret(oneSmallAuditLine().raw);
+      noSecret(oneSmallAuditLine(output).raw);
       // GitHub refuses the caller's mint with 422 and its validation message.
       await github.clearFaults(w.ghId);
       expect((await w.exchange(await mint(actions, FOO), "org/repo", "id")).reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       await github.addFault(w.ghId, { path: "/app/installations/*/access_tokens", answer: "unprocessable" });
       const three = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([three.status, three.reason]).toEqual([403, "PERMISSION_NOT_GRANTABLE"]);
       noSecret(three.text);
-      noSecret(oneSmallAuditLine().raw);
+      noSecret(oneSmallAuditLine(output).raw);
     },
     HANG,
   );
@@ -156,11 +143,11 @@ describe("security matrix", () => {
       for (const sub of ["main-evil", "x-develop", "evil-main"]) {
         const sent = await w.exchange(await mint(actions, { sub, aud: "octosts" }), "org/repo", "id");
         expect([sub, sent.status, sent.reason]).toEqual([sub, 403, "SUBJECT_MISMATCH"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       const ok = await w.exchange(await mint(actions, { sub: "develop", aud: "octosts" }), "org/repo", "id");
       expect(ok.reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -176,10 +163,10 @@ describe("security matrix", () => {
       // ES256 is a key the JWKS holds (without alg), but the issuer advertises RS256 only.
       const es = await w.exchange(await mint(issuer, FOO, { alg: "ES256" }), "org/repo", "id");
       expect([es.status, es.reason]).toEqual([401, "SIGNATURE_INVALID"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       const rs = await w.exchange(await mint(issuer, FOO, { alg: "RS256" }), "org/repo", "id");
       expect(rs.reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -195,7 +182,7 @@ describe("security matrix", () => {
         const token = await issuers.confusionToken(issuer.id, { claims: FOO, secretForm });
         const sent = await w.exchange(token, "org/repo", "id");
         expect([secretForm, sent.status, sent.reason]).toEqual([secretForm, 401, "SIGNATURE_INVALID"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       expect(await issuerCalls(issuer)).toBe(0);
     },
@@ -212,10 +199,10 @@ describe("security matrix", () => {
       const w = await withPolicy(fooPolicy(issuer.issuer));
       const none = await w.exchange(await mint(issuer, FOO, { alg: "none" }), "org/repo", "id");
       expect([none.status, none.reason]).toEqual([401, "SIGNATURE_INVALID"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       const spaced = unsignedToken({ alg: " RS256" }, { iss: issuer.issuer, ...FOO, exp: 4_000_000_000 });
       expect((await w.exchange(spaced, "org/repo", "id")).reason).toBe("SIGNATURE_INVALID");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       expect(await issuerCalls(issuer)).toBe(0);
 
       const encKeys = await issuers.createIssuer();
@@ -224,7 +211,7 @@ describe("security matrix", () => {
       expect((await w2.exchange(await mint(encKeys, FOO), "org/repo", "id")).reason).toBe(
         "SIGNATURE_INVALID",
       );
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -240,13 +227,13 @@ describe("security matrix", () => {
       for (let i = 0; i < 20; i++) {
         const token = await mint(issuer, FOO, { alg: "ES256", foreignKey: true, kid: `invented-${i}` });
         expect((await w.exchange(token, "org/repo", "id")).reason).toBe("SIGNATURE_INVALID");
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       expect(await jwksFetches()).toBe(1);
       await w.advance(31_000);
       const late = await mint(issuer, FOO, { alg: "ES256", foreignKey: true, kid: "invented-late" });
       expect((await w.exchange(late, "org/repo", "id")).reason).toBe("SIGNATURE_INVALID");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       expect(await jwksFetches()).toBe(2);
     },
     HANG,
@@ -261,14 +248,14 @@ describe("security matrix", () => {
       const w = await withPolicy(fooPolicy(`${issuer.issuer}/`));
       const slash = await w.exchange(await mint(issuer, FOO), "org/repo", "id");
       expect([slash.status, slash.reason]).toEqual([403, "ISSUER_MISMATCH"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
 
       const lying = await issuers.createIssuer();
       await issuers.setBehaviour(lying.id, { discoveryIssuer: `${lying.issuer}/` });
       const w2 = await withPolicy(fooPolicy(lying.issuer));
       const doc = await w2.exchange(await mint(lying, FOO), "org/repo", "id");
       expect([doc.status, doc.reason]).toEqual([400, "DISCOVERY_FAILED"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -282,7 +269,7 @@ describe("security matrix", () => {
       const w = await world({ env: { ALLOWED_ISSUERS: ACTIONS } });
       const sent = await w.exchange(await mint(unlisted, FOO), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([403, "ISSUER_NOT_ALLOWED"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       expect(w.fetched).toEqual([]);
 
       const redirecting = await issuers.createIssuer();
@@ -292,7 +279,7 @@ describe("security matrix", () => {
       const w2 = await world();
       const redirected = await w2.exchange(await mint(redirecting, FOO), "org/repo", "id");
       expect([redirected.status, redirected.reason]).toEqual([400, "DISCOVERY_FAILED"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       expect(w2.fetched.some((u) => u.includes("169.254.169.254"))).toBe(false);
     },
     HANG,
@@ -307,7 +294,7 @@ describe("security matrix", () => {
       const sub = "a".repeat(255);
       const sent = await w.exchange(await mint(actions, { sub, aud: "octosts" }), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([403, "SUBJECT_MISMATCH"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -320,16 +307,16 @@ describe("security matrix", () => {
       const now = Math.floor(w.clock.now() / 1000);
       const noExp = await w.exchange(await mint(actions, FOO, { omit: ["exp"] }), "org/repo", "id");
       expect([noExp.status, noExp.reason]).toEqual([401, "TOKEN_EXPIRED"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       for (const claim of ["iat", "nbf"]) {
         const ahead = await mint(actions, { ...FOO, [claim]: now + 301, exp: now + 900 });
         const sent = await w.exchange(ahead, "org/repo", "id");
         expect([claim, sent.status, sent.reason]).toEqual([claim, 401, "TOKEN_NOT_YET_VALID"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       const within = await mint(actions, { ...FOO, iat: now + 290, exp: now + 900 });
       expect((await w.exchange(within, "org/repo", "id")).reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -346,10 +333,10 @@ describe("security matrix", () => {
       );
       expect([sent.status, sent.reason]).toEqual([403, "AUDIENCE_MISMATCH"]);
       expect(sent.body.message).toContain(`request the OIDC token with audience=${TEST_DOMAIN}`);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       const ok = await w.exchange(await mint(actions, { sub: "foo", aud: TEST_DOMAIN }), "org/repo", "id");
       expect(ok.reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -366,7 +353,7 @@ describe("security matrix", () => {
         expect((sent.body.details as { metadata: { claim: string } }[])[0]?.metadata.claim).toBe(
           "run_number",
         );
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       const w2 = await withPolicy(fooPolicy(ACTIONS));
       const shell = await w2.exchange(
@@ -375,7 +362,7 @@ describe("security matrix", () => {
         "id",
       );
       expect([shell.status, shell.reason]).toEqual([400, "INVALID_TOKEN_CLAIMS"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       expect(await w2.calls()).toEqual([]);
     },
     HANG,
@@ -388,9 +375,9 @@ describe("security matrix", () => {
       const w = await withPolicy(fooPolicy(ACTIONS));
       const token = await mint(actions, FOO);
       const one = await w.exchange(token, "org/repo", "id");
-      const first = oneSmallAuditLine();
+      const first = oneSmallAuditLine(output);
       const two = await w.exchange(token, "org/repo", "id");
-      const second = oneSmallAuditLine();
+      const second = oneSmallAuditLine(output);
       expect([one.reason, two.reason]).toEqual(["granted", "granted"]);
       expect(one.body.token).not.toBe(two.body.token);
       expect(first.token_sha256).not.toBe(second.token_sha256);
@@ -408,12 +395,12 @@ describe("security matrix", () => {
       for (const identity of ["../x", "a/b", "..", "x/../../y", "%2e%2e", "id\n"]) {
         const sent = await w.exchange(token, "org/repo", identity);
         expect([identity, sent.status, sent.reason]).toEqual([identity, 400, "INVALID_IDENTITY"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       for (const scope of ["org/../x", "org/repo/extra", "../org", "org/.."]) {
         const sent = await w.exchange(token, scope, "id");
         expect([scope, sent.status, sent.reason]).toEqual([scope, 400, "INVALID_SCOPE"]);
-        oneSmallAuditLine();
+        oneSmallAuditLine(output);
       }
       expect(await w.calls()).toEqual([]);
     },
@@ -437,10 +424,12 @@ describe("security matrix", () => {
       const token = await mint(actions, FOO);
       const repo = await w.exchange(token, "org/repo", "id");
       expect([repo.status, repo.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      expect(oneSmallAuditLine().detail).toContain("repositories is only allowed in an organization policy");
+      expect(oneSmallAuditLine(output).detail).toContain(
+        "repositories is only allowed in an organization policy",
+      );
       const org = await w.exchange(token, "org", "org-id");
       expect(org.reason).toBe("granted");
-      expect(oneSmallAuditLine().repositories).toEqual(["other"]);
+      expect(oneSmallAuditLine(output).repositories).toEqual(["other"]);
       const mints = (await w.calls()).filter((c) => c.path.endsWith("/access_tokens")).map((c) => c.body);
       expect(mints.at(-1)).toBe('{"repositories":["other"],"permissions":{"contents":"read"}}');
     },
@@ -455,10 +444,10 @@ describe("security matrix", () => {
       const squatter = { ...FOO, repository_owner: "org", repository_owner_id: "7654321" };
       const sent = await w.exchange(await mint(actions, squatter), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([403, "CLAIM_MISMATCH"]);
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       const owner = { ...FOO, repository_owner: "org", repository_owner_id: "1234567" };
       expect((await w.exchange(await mint(actions, owner), "org/repo", "id")).reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -475,11 +464,11 @@ describe("security matrix", () => {
       expect([a.reason, b.reason]).toEqual(["granted", "granted"]);
       const tokens = [a.body.token as string, b.body.token as string];
       expect(tokens[0]).not.toBe(tokens[1]);
-      const lines = logs.filter((l) => l.includes('"msg":"sts.exchange"'));
+      const lines = output.lines.filter((l) => l.includes('"msg":"sts.exchange"'));
       expect(lines).toHaveLength(2);
       const hashes = await Promise.all(tokens.map((t) => sha256Hex(t)));
       for (const line of lines) expect(hashes).toContain(JSON.parse(line).token_sha256);
-      for (const text of logs) for (const token of tokens) expect(text).not.toContain(token);
+      for (const text of output.lines) for (const token of tokens) expect(text).not.toContain(token);
       const records = await github.tokens(w.ghId);
       const readTokens = records.filter((r) => !tokens.includes(r.token));
       expect(readTokens.length).toBeGreaterThan(0);
@@ -494,19 +483,19 @@ describe("security matrix", () => {
     async () => {
       const w = await withPolicy(fooPolicy(ACTIONS));
       expect((await w.exchange(await mint(actions, FOO), "org/repo", "id")).reason).toBe("granted");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       await github.addFault(w.ghId, { path: "/app/installations/*/access_tokens", answer: "unprocessable" });
       const mintRefused = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([mintRefused.status, mintRefused.reason]).toEqual([403, "PERMISSION_NOT_GRANTABLE"]);
       expect(mintRefused.response.headers.get("Retry-After")).toBeNull();
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
 
       const w2 = await withPolicy(fooPolicy(ACTIONS));
       await github.addFault(w2.ghId, { path: "/repos/org/repo/contents/**", answer: "forbidden" });
       const readRefused = await w2.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([readRefused.status, readRefused.reason]).toEqual([403, "POLICY_FORBIDDEN"]);
       expect(readRefused.response.headers.get("Retry-After")).toBeNull();
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );
@@ -525,7 +514,7 @@ describe("security matrix", () => {
       const sub = "a".repeat(255);
       const sent = await w.exchange(await mint(actions, { sub, aud: "octosts" }), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      expect(oneSmallAuditLine().detail).toContain("the repetition bound per pattern");
+      expect(oneSmallAuditLine(output).detail).toContain("the repetition bound per pattern");
     },
     HANG,
   );
@@ -545,7 +534,7 @@ describe("security matrix", () => {
         "id",
       );
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      expect(oneSmallAuditLine().detail).toMatch(/the repetition bound per (pattern|policy)/);
+      expect(oneSmallAuditLine(output).detail).toMatch(/the repetition bound per (pattern|policy)/);
     },
     HANG,
   );
@@ -560,7 +549,7 @@ describe("security matrix", () => {
       );
       const sent = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      expect(oneSmallAuditLine().detail).toContain("the pattern length bound");
+      expect(oneSmallAuditLine(output).detail).toContain("the pattern length bound");
     },
     HANG,
   );
@@ -577,7 +566,7 @@ describe("security matrix", () => {
       );
       const sent = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      const line = oneSmallAuditLine();
+      const line = oneSmallAuditLine(output);
       expect(line.detail).toContain("unknown permission");
       expect(line.detail).not.toContain("did you mean");
       expect(line.detail).toContain("[cut ");
@@ -601,7 +590,7 @@ describe("security matrix", () => {
       });
       const sent = await w.exchange(await mint(actions, FOO), "org", "big");
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
-      expect(oneSmallAuditLine().detail).toContain("the expanded size bound");
+      expect(oneSmallAuditLine(output).detail).toContain("the expanded size bound");
     },
     HANG,
   );
@@ -617,7 +606,7 @@ describe("security matrix", () => {
       const sent = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([404, "POLICY_NOT_FOUND"]);
       expect(sent.text.length).toBeLessThan(1024);
-      const line = oneSmallAuditLine();
+      const line = oneSmallAuditLine(output);
       expect(line.detail).toContain("permissions.contents must be");
       expect(line.detail).toMatch(/…\[cut \d+ chars\]$/);
     },
@@ -637,7 +626,7 @@ describe("security matrix", () => {
       const sent = await w.exchange(await mint(actions, FOO), "org/repo", "id");
       expect([sent.status, sent.reason]).toEqual([429, "RATE_LIMITED"]);
       expect(sent.response.headers.get("Retry-After")).toBe("3600");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
       const form = new URLSearchParams({
         grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
         subject_token: await mint(actions, FOO),
@@ -656,7 +645,7 @@ describe("security matrix", () => {
         "RATE_LIMITED",
       ]);
       expect(oauth.response.headers.get("Retry-After")).toBe("3600");
-      oneSmallAuditLine();
+      oneSmallAuditLine(output);
     },
     HANG,
   );

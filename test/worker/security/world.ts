@@ -1,61 +1,48 @@
 /**
  * A world for end-to-end security tests (the matrix, the faults): a GitHub tenant of its own on the
- * GitHub double, a runtime over the test KV (or a wrapped one), and `send`, which drives the Worker's
- * `handle` exactly as the entry does and waits for its background work. Every console line is captured,
- * so a test can read the audit line of each exchange.
+ * GitHub double, a runtime over the test KV (or a wrapped one) that records its outbound requests, and
+ * `send`, which drives the Worker's `handle` exactly as the entry does and waits for its background work.
+ * With helpers.ts `captureConsole`, a test reads the audit line of each exchange.
  */
 
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
-import { expect, vi } from "vitest";
+import { expect } from "vitest";
 import { handle } from "../../../src/app";
 import { setGitHubRequestTimeout } from "../../../src/github";
 import { ManualClock } from "../../../src/platform/clock";
 import type { Env } from "../../../src/platform/config";
-import { createRuntime, type FetchFn, type Runtime } from "../../../src/platform/runtime";
-import { type GitHubCall, GitHubDoubleClient, type TenantSetup } from "../../shared/github-double";
-import { IssuerDoubleClient } from "../../shared/issuer-double";
-import { TEST_APP_ID, TEST_DOMAIN, testEnv } from "../helpers";
+import type { FetchFn, Runtime } from "../../../src/platform/runtime";
+import type { RecordedCall } from "../../shared/control-client";
+import type { TenantSetup } from "../../shared/github-double";
+import { type captureConsole, countingRuntime, github, TEST_APP_ID, TEST_DOMAIN, unique } from "../helpers";
 
-export const github = new GitHubDoubleClient(env.GITHUB_DOUBLE_URL);
-export const issuers = new IssuerDoubleClient(env.ISSUER_DOUBLE_URL);
 export const ACTIONS = "https://token.actions.githubusercontent.com";
 
 /** "A few KiB": the most an audit line may weigh whatever a token or a policy holds. */
 export const SMALL_AUDIT_LINE_CHARS = 4 * 1024;
 
-/** Every console line since {@link captureLogs}, for the tests that read audit lines. */
-export const logs: string[] = [];
-
-/** Call in `beforeEach`: console lines go to {@link logs} instead of the terminal. */
-export function captureLogs(): void {
-  logs.length = 0;
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
-}
+/** What helpers.ts `captureConsole` gives a test file. */
+export type Output = ReturnType<typeof captureConsole>;
 
 export type AuditLine = Record<string, unknown> & { raw: string };
 
 /** The `sts.exchange` lines captured so far. */
-export function auditLines(): AuditLine[] {
-  return logs
+export function auditLines(output: Output): AuditLine[] {
+  return output.lines
     .filter((l) => l.includes('"msg":"sts.exchange"'))
     .map((raw) => ({ ...(JSON.parse(raw) as Record<string, unknown>), raw }));
 }
 
 /**
- * Exactly one audit line was written since the last call, and it is small; returns it. Lines of earlier
- * exchanges are dropped from {@link logs} so the next call sees only the next exchange.
+ * Exactly one audit line was written since the last call, and it is small; returns it. The lines seen
+ * so far are dropped, so the next call sees only the next exchange.
  */
-export function oneSmallAuditLine(): AuditLine {
-  const lines = auditLines();
+export function oneSmallAuditLine(output: Output): AuditLine {
+  const lines = auditLines(output);
   expect(lines, "audit lines of this exchange").toHaveLength(1);
   const line = lines[0] as AuditLine;
   expect(line.raw.length, "audit line length").toBeLessThan(SMALL_AUDIT_LINE_CHARS);
-  logs.length = 0;
+  output.lines.length = 0;
   return line;
 }
 
@@ -80,7 +67,7 @@ export interface World {
   send(path: string, init?: RequestInit, rt?: Runtime): Promise<Sent>;
   /** `GET /sts/exchange?scope=…&identity=…` with `token` as the bearer. */
   exchange(token: string, scope: string, identity: string, rt?: Runtime): Promise<Sent>;
-  calls(): Promise<GitHubCall[]>;
+  calls(): Promise<RecordedCall[]>;
   /**
    * Moves the runtime's clock and the GitHub tenant's with it: App JWTs are made on the runtime's clock,
    * and GitHub (the double) refuses one dated a minute ahead of its own.
@@ -91,28 +78,10 @@ export interface World {
 export interface WorldOptions {
   setup?: Partial<TenantSetup>;
   env?: Partial<Env>;
-  /** Wraps the runtime's outbound fetch (after counting). */
+  /** Answers the runtime's outbound requests instead of the real `fetch` (after recording them). */
   fetch?: FetchFn;
   /** Per-attempt GitHub timeout (tests that make the double hang). */
   githubTimeoutMs?: number;
-}
-
-export function unique(prefix: string): string {
-  return `${prefix}-${crypto.randomUUID().slice(0, 8)}`;
-}
-
-/** A runtime over `base` that counts every outbound URL into `fetched`. */
-export function countingRuntime(
-  overrides: Partial<Env>,
-  fetched: string[],
-  clock: ManualClock,
-  inner?: FetchFn,
-): Runtime {
-  const counting: FetchFn = async (input, init) => {
-    fetched.push(typeof input === "string" ? input : input instanceof URL ? input.href : input.url);
-    return inner ? inner(input, init) : fetch(input, init);
-  };
-  return createRuntime(testEnv(overrides), { clock, fetch: counting });
 }
 
 async function read(response: Response): Promise<Sent> {
@@ -140,13 +109,10 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     repos: { "org/repo": { files: {} } },
     ...options.setup,
   });
-  const fetched: string[] = [];
   const clock = new ManualClock();
-  const rt = countingRuntime(
+  const { rt, fetches: fetched } = countingRuntime(
     { GITHUB_BASE_URL: tenant.baseUrl, ...options.env },
-    fetched,
-    clock,
-    options.fetch,
+    options.fetch === undefined ? { clock } : { clock, respond: options.fetch },
   );
   if (options.githubTimeoutMs !== undefined) setGitHubRequestTimeout(rt, options.githubTimeoutMs);
   let aheadMs = 0;

@@ -7,7 +7,7 @@
  */
 
 import fc from "fast-check";
-import { MAX_BEARER_BYTES, MAX_FORM_BODY_BYTES } from "../../../../src/platform/limits";
+import { MAX_BEARER_CHARS, MAX_FORM_BODY_BYTES } from "../../../../src/platform/limits";
 import { b64urlText } from "./world";
 
 /** Any string: ASCII-heavy, some full Unicode (also lone surrogates), some long. */
@@ -59,7 +59,7 @@ export const bearerToken = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .integer({ min: MAX_BEARER_BYTES - 2, max: MAX_BEARER_BYTES + 2 })
+      .integer({ min: MAX_BEARER_CHARS - 2, max: MAX_BEARER_CHARS + 2 })
       .map((n) => `${b64urlText('{"alg":"RS256"}')}.${"a".repeat(n)}`.slice(0, n)),
   },
 );
@@ -92,7 +92,7 @@ export const authorizationHeaders = fc.record({
         .map(([scheme, gap, token]) => `${scheme}${gap}${token}`),
       headerText,
       fc
-        .integer({ min: MAX_BEARER_BYTES - 8, max: MAX_BEARER_BYTES + 8 })
+        .integer({ min: MAX_BEARER_CHARS - 8, max: MAX_BEARER_CHARS + 8 })
         .map((n) => `Bearer ${"x".repeat(n)}`),
     ),
     { maxLength: 3 },

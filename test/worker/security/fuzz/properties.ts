@@ -10,7 +10,6 @@
 
 import fc from "fast-check";
 import { stringify } from "yaml";
-import { readTokenRequest } from "../../../../src/endpoints/oauth-token";
 import { parseQuery, readBearer, readParams } from "../../../../src/endpoints/sts-request";
 import { CATALOGUE, type Reason } from "../../../../src/errors/catalogue";
 import { OAUTH_ERRORS } from "../../../../src/errors/oauth";
@@ -18,7 +17,7 @@ import { isValidAudience, isValidIssuer, isValidSubject } from "../../../../src/
 import { decodeUnverified, normalizeIssuer } from "../../../../src/oidc/token";
 import {
   AUDIT_MAX_STRING_CHARS,
-  MAX_BEARER_BYTES,
+  MAX_BEARER_CHARS,
   MAX_ISSUER_RUNES,
   MAX_RETRY_AFTER_SECONDS,
   MAX_SUBJECT_RUNES,
@@ -121,7 +120,7 @@ const bearer: FuzzTarget<string> = {
       return;
     }
     const d = result.value;
-    holds(token.length > 0 && token.length <= MAX_BEARER_BYTES, "a token outside the size bounds decoded");
+    holds(token.length > 0 && token.length <= MAX_BEARER_CHARS, "a token outside the size bounds decoded");
     holds(
       typeof d.payload === "object" && d.payload !== null && !Array.isArray(d.payload),
       "payload not an object",
@@ -173,7 +172,7 @@ const authorization: FuzzTarget<AuthCase> = {
     holds(header !== null && grpc === undefined, "a token without exactly one header");
     holds(!header.includes(","), "a token from a header holding a comma");
     const token = result.value;
-    holds(token !== "" && token.length <= MAX_BEARER_BYTES, "an empty or oversized token passed");
+    holds(token !== "" && token.length <= MAX_BEARER_CHARS, "an empty or oversized token passed");
     holds(token === token.trim(), "the token keeps surrounding whitespace");
     holds(header.includes(token), "the token is not in the header");
   },
@@ -360,8 +359,11 @@ interface OAuthCase {
   junk: Uint8Array | null;
 }
 
+/** The reasons of step 2 of the OAuth door (docs/oauth.md, "The request"): the form itself. */
+const FORM_REASONS = new Set(["INVALID_REQUEST", "UNSUPPORTED_GRANT_TYPE", "MULTIPLE_SCOPES"]);
+
 const oauthForm: FuzzTarget<OAuthCase> = {
-  name: "OAuth form (endpoints/oauth-token readTokenRequest)",
+  name: "OAuth form (endpoints/oauth-token, POST /oauth/token)",
   ciRuns: 800,
   arbitrary: fc.record({
     pairs: oauthPairs as fc.Arbitrary<[string, string][]>,
@@ -369,33 +371,46 @@ const oauthForm: FuzzTarget<OAuthCase> = {
     type: contentType,
     junk: fc.option(formBody, { freq: 6, nil: null }),
   }),
-  async check({ pairs, how, type, junk }) {
+  async check({ pairs, how, type, junk }, { world }) {
     const body = junk ?? new TextEncoder().encode(encodePairs(pairs, how));
     const request = new Request(`https://${FUZZ_DOMAIN}/oauth/token`, {
       method: "POST",
       headers: type === "" ? {} : { "Content-Type": type },
       body,
     });
-    const result = await readTokenRequest(request);
-    if (!result.ok) {
-      const r = result.failure.reason;
-      holds(
-        r === "INVALID_REQUEST" || r === "UNSUPPORTED_GRANT_TYPE" || r === "MULTIPLE_SCOPES",
-        `reason ${r}`,
-      );
+    // The form is read only through its door: the answer, and the audit line's scope and identity,
+    // which are set once step 2 has passed.
+    const { response, status, text, lines } = await world.send(request);
+    const audits = lines.filter((l) => l.includes('"msg":"sts.exchange"'));
+    holds(audits.length === 1, `${audits.length} audit lines`);
+    for (const line of lines) noSecretIn(line, "a log line");
+    const answer = JSON.parse(text) as Record<string, unknown>;
+    if (status === 200) return; // a form around a fuzzed token that verified: the end-to-end target's business
+    holds(isReason(answer.reason) && answer.reason !== "INTERNAL", `reason ${String(answer.reason)}`);
+    const entry = OAUTH_ERRORS[answer.reason];
+    holds(status === entry.status && answer.error === entry.error, `${answer.reason} answered ${status}`);
+    holds(answer.request_id === response.headers.get("X-Request-Id"), "request ids differ");
+    const record = JSON.parse(audits[0] as string) as { scope?: string; identity?: string };
+    if (FORM_REASONS.has(answer.reason)) {
+      holds(record.scope === undefined && record.identity === undefined, "a refused form reached the core");
       return;
     }
-    const { subjectToken, scope, identity } = result.value;
-    holds(subjectToken !== "" && identity !== "", "an empty subject token or audience passed");
+    // Past step 2: what the core was handed.
+    const scope = record.scope ?? "";
+    holds(scope !== "" && (record.identity ?? "") !== "", "an empty scope or audience passed");
     holds(scope === scope.trim() && !/\s/.test(scope), `a scope with whitespace passed: ${short(scope)}`);
     if (junk === null && how === "component") {
       const sent = (name: string) => pairs.filter(([k, v]) => k === name && v !== "");
+      holds(sent("subject_token").length === 1, "not exactly one subject token passed");
+      holds(sent("grant_type")[0]?.[1] === TOKEN_EXCHANGE, "passed without the token-exchange grant");
       holds(
-        sent("subject_token").length === 1 && sent("subject_token")[0]?.[1] === subjectToken,
-        "not the token sent",
+        sent("actor_token").length === 0 && sent("actor_token_type").length === 0,
+        "an actor token passed",
       );
-      holds(sent("grant_type")[0]?.[1] === TOKEN_EXCHANGE, "granted without the token-exchange grant");
-      holds(sent("actor_token").length === 0, "an actor token passed");
+      for (const line of lines) {
+        const token = sent("subject_token")[0]?.[1] ?? "";
+        if (token.length >= 12) holds(!line.includes(token), "a log line holds the subject token");
+      }
     }
   },
 };
