@@ -304,6 +304,20 @@ describe("faults", () => {
       },
       HANG,
     );
+
+    it(
+      "GitHub answering a bare 403 on the installation lookup: 503 GITHUB_UNAVAILABLE with Retry-After 30, nothing cached",
+      async () => {
+        const w = await fooWorld();
+        await github.addFault(w.ghId, { path: "/orgs/*/installation", answer: "forbidden" });
+        expectRefused(await exchange(w), 503, "GITHUB_UNAVAILABLE", "30");
+        await github.clearFaults(w.ghId);
+        const seen = (await w.calls()).length;
+        expectGranted(await exchange(w));
+        expect((await callsSince(w, seen)).filter(isLookup)).toHaveLength(1);
+      },
+      HANG,
+    );
   });
 
   describe("the organization's trusted-issuer file", () => {
@@ -325,6 +339,7 @@ describe("faults", () => {
       ["truncated-json", 503, "ORG_ISSUERS_UNAVAILABLE", "30"],
       ["too-many-requests", 429, "ORG_ISSUERS_RATE_LIMITED", "90"],
       ["rate-limited", 429, "ORG_ISSUERS_RATE_LIMITED", null],
+      ["forbidden", 503, "ORG_ISSUERS_UNAVAILABLE", "30"],
     ] as const)(
       "GitHub answering %s reading it (no copy at hand): %i %s; cleared, it is read again and the exchange granted",
       async (answer, status, reason, retryAfter) => {
