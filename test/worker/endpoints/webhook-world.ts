@@ -12,11 +12,13 @@ import type { Env } from "../../../src/platform/config";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall } from "../../shared/control-client";
 import type { CheckRunRecord, RepoSetup, TokenRecord } from "../../shared/github-double";
+import { TEST_WEBHOOK_SECRET } from "../../shared/secrets";
 import { github, issuers, TEST_APP_ID, TEST_DOMAIN, testRuntime, unique } from "../helpers";
 
 export { github };
 
-export const SECRET = "it's a secret to everybody";
+/** The webhook secret of the tests (test/shared/log-scan.ts fails a test that logs it). */
+export const SECRET = TEST_WEBHOOK_SECRET;
 export const OWNER_ID = 4001;
 export const REPO_ID = 5001;
 export const ACTIONS = "https://token.actions.githubusercontent.com";
