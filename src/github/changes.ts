@@ -68,7 +68,14 @@ async function getJson(
       fault: { kind: "refused", status: response.status, detail: describe(call, response.status) },
     };
   }
-  const bytes = await readCapped(response.body, MAX_GITHUB_LISTING_RESPONSE_BYTES);
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readCapped(response.body, MAX_GITHUB_LISTING_RESPONSE_BYTES);
+  } catch {
+    // The answer was cut off mid-body (a dropped connection, the timeout): GitHub could not be reached
+    // (docs/webhook.md, "Limits": GitHub unavailable is 503), not an exception out of the delivery.
+    return { ok: false, fault: { kind: "unavailable", detail: `github ${what}: the answer was cut off` } };
+  }
   if (bytes === null) {
     return { ok: false, fault: { kind: "unavailable", detail: `github ${what}: answer over the byte cap` } };
   }

@@ -31,9 +31,11 @@ async function send(rt: Runtime, call: GitHubCall): Promise<ApiResult<number>> {
       fault: { kind: "refused", status: response.status, detail: describe(call, response.status) },
     };
   }
-  const bytes = await readCapped(response.body, MAX_GITHUB_APP_RESPONSE_BYTES);
+  // A body cut off mid-answer (a dropped connection, the timeout) reads as no id: GitHub unavailable
+  // (docs/webhook.md, "Limits"), not an exception out of the delivery.
   let id: unknown;
   try {
+    const bytes = await readCapped(response.body, MAX_GITHUB_APP_RESPONSE_BYTES);
     id = bytes === null ? undefined : (JSON.parse(new TextDecoder().decode(bytes)) as { id?: unknown }).id;
   } catch {
     id = undefined;

@@ -1,8 +1,9 @@
 /**
  * Faults at every edge (docs/security.md, "Faults"), end to end through the Worker: the KV namespace
  * throwing or slow (a wrapped namespace in the runtime's env), GitHub answering 5xx, 429, a rate-limited
- * or bare 403, a truncated body, or nothing at all, the organization's trusted-issuer file unreadable, and
- * issuers that hang, answer too much, or rotate their keys between requests.
+ * or bare 403, a truncated body, or nothing at all, the organization's trusted-issuer file unreadable,
+ * issuers that hang, answer too much, or rotate their keys between requests, and GitHub failing the
+ * webhook's reads and its check run.
  *
  * Each fault ends in its documented status (with `Retry-After` where the catalogue gives one) and exactly
  * one audit line; then, with the fault cleared, the next request works and reads fresh, so nothing was
@@ -12,11 +13,19 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { setGitHubRequestTimeout } from "../../../src/github";
 import { ISSUER_FAILURE_TTL_MS, JWKS_REFETCH_COOLDOWN_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall as GitHubCall } from "../../shared/control-client";
 import type { FaultAnswer } from "../../shared/github-double";
 import type { CreatedIssuer } from "../../shared/issuer-double";
+import {
+  sha,
+  webhookLines,
+  policy as webhookPolicy,
+  policyPath as webhookPolicyPath,
+  world as webhookWorldOf,
+} from "../endpoints/webhook-world";
 import { captureConsole, countingRuntime, github, issuers } from "../helpers";
 import { ACTIONS, oneSmallAuditLine, policyFiles, type Sent, type World, world } from "./world";
 
@@ -426,4 +435,55 @@ describe("faults", () => {
       HANG,
     );
   });
+});
+
+describe("faults of the webhook", () => {
+  const HEAD = sha(0xfeed);
+  const BROKEN =
+    "issuer: https://token.actions.githubusercontent.com\nsubject: x\npermision:\n  contents: read\n";
+  const webhookWorld = () =>
+    webhookWorldOf({
+      "org/repo": {
+        files: { [webhookPolicyPath("foo")]: webhookPolicy() },
+        refs: { [HEAD]: { [webhookPolicyPath("foo")]: BROKEN } },
+        pulls: { "7": { head: HEAD } },
+      },
+    });
+  const edges = [
+    ["the pull request's files", "/repos/org/repo/pulls/7/files"],
+    ["the changed file's read", "/repos/org/repo/contents/**"],
+    ["the check run", "/repos/org/repo/check-runs"],
+  ] as const;
+  const answers: FaultAnswer[] = ["server-error", "truncated-json", "hang"];
+  for (const [edge, path] of edges) {
+    for (const answer of answers) {
+      it(
+        `GitHub answering ${answer} on ${edge}: 503 GITHUB_UNAVAILABLE with Retry-After 30, one audit line; redelivered once cleared, it is read again and the run posted`,
+        async () => {
+          const w = await webhookWorld();
+          setGitHubRequestTimeout(w.rt, 300);
+          await github.addFault(w.id, { path, answer });
+          const refused = await w.pullRequest("opened", 7, HEAD);
+          const lines = webhookLines(output.lines);
+          expect(lines, "webhook audit lines").toHaveLength(1);
+          expect([refused.status, lines[0]?.reason], `detail: ${String(lines[0]?.detail)}`).toEqual([
+            503,
+            "GITHUB_UNAVAILABLE",
+          ]);
+          expect(refused.headers.get("Retry-After")).toBe("30");
+          // A check run whose answer was cut off exists on GitHub; nobody learnt its id.
+          const madeBefore = (await w.checkRuns()).length;
+          expect(madeBefore).toBe(path.endsWith("check-runs") && answer === "truncated-json" ? 1 : 0);
+          expect((await w.tokens()).every((t) => t.revoked)).toBe(true);
+          await github.clearFaults(w.id);
+          output.lines.length = 0;
+          const again = await w.pullRequest("opened", 7, HEAD);
+          expect(again.status).toBe(200);
+          expect(webhookLines(output.lines)).toHaveLength(1);
+          expect(await w.checkRuns()).toHaveLength(madeBefore + 1);
+        },
+        HANG,
+      );
+    }
+  }
 });
