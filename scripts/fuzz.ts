@@ -160,7 +160,7 @@ async function main(): Promise<number> {
   }
   if (ctx.outcomes.size > 0) {
     const seen = [...ctx.outcomes].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`);
-    console.log(`\nend-to-end outcomes: ${seen.join(", ")}`);
+    console.log(`\noutcomes (end to end, webhook): ${seen.join(", ")}`);
   }
   console.log(
     `\n${failures === 0 ? "every property held" : `${failures} of ${chosen.length} targets failed`}: ${cases} cases in ${seconds(performance.now() - started)}`,

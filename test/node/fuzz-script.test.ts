@@ -51,7 +51,7 @@ describe("npm run fuzz", () => {
     expect(targets.length).toBeGreaterThanOrEqual(9);
     expect(stdout.match(/^ {5}20 cases in \d+\.\d s/gm)?.length).toBe(targets.length);
     expect(stdout.match(/^ {5}slowest \d+\.\d ms: /gm)?.length).toBe(targets.length);
-    expect(stdout).toContain("end-to-end outcomes:");
+    expect(stdout).toContain("outcomes (end to end, webhook):");
     expect(stdout).toMatch(/every property held: \d+ cases in \d+\.\d s/);
   }, 120_000);
 });

@@ -477,3 +477,131 @@ export function encodePairs(pairs: readonly (readonly [string, string])[], how: 
     })
     .join("&");
 }
+
+/** A 40-hex commit SHA, sometimes not one. */
+const shaLike = fc.oneof(
+  { weight: 6, arbitrary: fc.stringMatching(/^[0-9a-f]{40}$/) },
+  { weight: 1, arbitrary: fc.constantFrom("0".repeat(40), "", "HEAD", "main", "../x") },
+  { weight: 1, arbitrary: anyString },
+);
+
+/** Paths a delivery may name: policies, the trusted-issuer file, near misses, anything. */
+export const webhookPath = fc.oneof(
+  fc.constantFrom(
+    ".github/chainguard/a.sts.yaml",
+    ".github/chainguard/b.sts.yaml",
+    ".github/chainguard/trusted-token-issuers.yaml",
+    ".github/chainguard/a.sts.yml",
+    ".github/chainguard/sub/c.sts.yaml",
+    ".github/chainguard/../x.sts.yaml",
+    "README.md",
+  ),
+  fc.string({ maxLength: 30 }).map((s) => `.github/chainguard/${s}.sts.yaml`),
+  anyString,
+);
+
+const login = fc.oneof(fc.constantFrom("octocat", "renovate[bot]", "fuzz", "FUZZ"), anyString, jwtShaped);
+const repositoryField = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc.record({
+      id: fc.oneof(fc.constant(5001), fc.integer()),
+      name: fc.oneof(fc.constantFrom("repo", ".github", "other"), anyString),
+      full_name: fc.oneof(fc.constantFrom("fuzz/repo"), anyString),
+      owner: fc.record({ login: fc.oneof(fc.constant("fuzz"), login), id: fc.integer() }),
+      default_branch: fc.oneof(fc.constantFrom("main", "master"), anyString),
+    }),
+  },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+);
+const installationField = fc.oneof(
+  { weight: 8, arbitrary: fc.record({ id: fc.oneof(fc.constant(7), fc.integer()) }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+);
+const senderField = fc.record({ login, type: fc.constantFrom("User", "Bot") });
+const pullRequests = fc.array(
+  fc.record({ number: fc.oneof(fc.nat({ max: 99 }), fc.jsonValue({ maxDepth: 0 })) }),
+  {
+    maxLength: 3,
+  },
+);
+const suite = fc.record(
+  {
+    head_sha: shaLike,
+    before: shaLike,
+    after: shaLike,
+    head_branch: fc.oneof(fc.constantFrom("main", "feature"), anyString),
+    pull_requests: pullRequests,
+  },
+  { requiredKeys: [] },
+);
+
+/** An event and its payload, shaped like GitHub's (with junk in every field now and then). */
+export const webhookDelivery = fc.oneof(
+  fc.record({
+    event: fc.constant("pull_request"),
+    payload: fc.record({
+      action: fc.constantFrom("opened", "synchronize", "reopened", "closed", "edited", ""),
+      number: fc.oneof(fc.nat({ max: 99 }), fc.jsonValue({ maxDepth: 0 })),
+      pull_request: fc.record(
+        {
+          number: fc.nat({ max: 99 }),
+          head: fc.record({ sha: shaLike, ref: anyString }),
+          base: fc.record({ ref: anyString }),
+        },
+        { requiredKeys: [] },
+      ),
+      repository: repositoryField,
+      installation: installationField,
+      sender: senderField,
+    }),
+  }),
+  fc.record({
+    event: fc.constant("push"),
+    payload: fc.record({
+      ref: fc.oneof(fc.constantFrom("refs/heads/main", "refs/heads/feature", "refs/tags/v1"), anyString),
+      before: shaLike,
+      after: shaLike,
+      created: fc.boolean(),
+      deleted: fc.boolean(),
+      commits: fc.array(
+        fc.record({
+          id: shaLike,
+          added: fc.array(webhookPath, { maxLength: 3 }),
+          modified: fc.array(webhookPath, { maxLength: 3 }),
+          removed: fc.array(webhookPath, { maxLength: 3 }),
+        }),
+        { maxLength: 4 },
+      ),
+      repository: repositoryField,
+      installation: installationField,
+      sender: senderField,
+    }),
+  }),
+  fc.record({
+    event: fc.constantFrom("check_suite", "check_run"),
+    payload: fc.record({
+      action: fc.constantFrom("requested", "rerequested", "completed", "created"),
+      check_suite: suite,
+      check_run: fc.record({ check_suite: suite }, { requiredKeys: [] }),
+      repository: repositoryField,
+      installation: installationField,
+      sender: senderField,
+    }),
+  }),
+  fc.record({
+    event: fc.constantFrom("installation", "installation_repositories", "ping", "issues", ""),
+    payload: fc.record({
+      action: fc.constantFrom("created", "deleted", "suspend", "new_permissions_accepted", "added"),
+      installation: fc.record({ id: fc.integer(), account: fc.record({ login }) }),
+      zen: anyString,
+    }),
+  }),
+  fc.record({ event: anyString, payload: fc.jsonValue({ maxDepth: 3 }) }),
+);
+
+/** How a delivery is signed: right, not at all, SHA-1 only, with another secret, malformed. */
+export const webhookSignature = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("valid", "valid-upper") },
+  { weight: 1, arbitrary: fc.constantFrom("none", "sha1", "wrong", "malformed", "empty", "other-body") },
+);

@@ -23,6 +23,7 @@ import {
   MAX_SUBJECT_RUNES,
 } from "../../../../src/platform/limits";
 import { loadPolicy, PERMISSION_LEVELS, parseTrustedIssuers } from "../../../../src/trust";
+import { TEST_WEBHOOK_SECRET } from "../../../shared/secrets";
 import {
   anyString,
   authorizationHeaders,
@@ -39,6 +40,9 @@ import {
   pairEncoding,
   rawQuery,
   TOKEN_EXCHANGE,
+  webhookDelivery,
+  webhookPath,
+  webhookSignature,
   yamlText,
 } from "./arbitraries";
 import {
@@ -866,6 +870,188 @@ const endToEnd: FuzzTarget<E2ECase> = {
   },
 };
 
+// ---- the webhook ----------------------------------------------------------------------------------
+
+interface WebhookCase {
+  delivery: { event: string; payload: unknown };
+  signature: string;
+  encoding: "json" | "form" | "junk";
+  junk: Uint8Array;
+  listed: { filename: string; status: string }[];
+  texts: string[];
+  deliveryId: string | null;
+  fault: GitHubFault | null;
+}
+
+const hex = (bytes: ArrayBuffer) =>
+  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+async function hmac(secret: string, body: Uint8Array): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return hex(await crypto.subtle.sign("HMAC", key, body));
+}
+
+const BAD_SIGNATURES = new Set(["none", "sha1", "wrong", "malformed", "empty", "other-body"]);
+
+const webhookTarget: FuzzTarget<WebhookCase> = {
+  name: "webhook deliveries (endpoints/webhook, POST /webhook)",
+  ciRuns: 400,
+  arbitrary: fc.record({
+    delivery: webhookDelivery as fc.Arbitrary<{ event: string; payload: unknown }>,
+    signature: webhookSignature,
+    encoding: fc.constantFrom("json", "json", "json", "form", "junk"),
+    junk: fc.uint8Array({ maxLength: 48 }),
+    listed: fc.array(
+      fc.record({
+        filename: webhookPath,
+        status: fc.constantFrom("added", "modified", "removed", "renamed", "x"),
+      }),
+      { maxLength: 4 },
+    ),
+    texts: fc.array(fc.oneof(nearValidPolicy, yamlText(yamlOf)), { minLength: 4, maxLength: 4 }),
+    deliveryId: fc.option(fc.oneof(fc.uuid(), jwtShaped, anyString), { nil: null }),
+    fault: githubFault,
+  }),
+  async check(c, { world, outcomes }) {
+    const { event, payload } = c.delivery;
+    const json = JSON.stringify(payload) ?? "null";
+    let body: Uint8Array;
+    let type = "application/json";
+    if (c.encoding === "form") {
+      body = new TextEncoder().encode(`payload=${encodeURIComponent(json)}`);
+      type = "application/x-www-form-urlencoded";
+    } else body = c.encoding === "junk" ? c.junk : new TextEncoder().encode(json);
+    const headers = new Headers({ "Content-Type": type, "User-Agent": "GitHub-Hookshot/fuzz" });
+    const setHeader = (name: string, value: string) => {
+      try {
+        headers.set(name, value);
+      } catch {
+        // not a value GitHub can send
+      }
+    };
+    setHeader("X-GitHub-Event", event);
+    if (c.deliveryId !== null) setHeader("X-GitHub-Delivery", c.deliveryId);
+    const mac = await hmac(TEST_WEBHOOK_SECRET, body);
+    const signature: Record<string, string | undefined> = {
+      valid: `sha256=${mac}`,
+      "valid-upper": `sha256=${mac.toUpperCase()}`,
+      wrong: `sha256=${await hmac("another secret", body)}`,
+      malformed: `sha256=${mac.slice(0, 60)}zz`,
+      empty: "",
+      "other-body": `sha256=${await hmac(TEST_WEBHOOK_SECRET, new Uint8Array([...body, 0x20]))}`,
+    };
+    if (c.signature === "sha1") setHeader("X-Hub-Signature", `sha1=${mac.slice(0, 40)}`);
+    else if (signature[c.signature] !== undefined)
+      setHeader("X-Hub-Signature-256", signature[c.signature] as string);
+
+    // The repository's files as the delivery lists them, put back after the case.
+    const paths = c.listed.map((f) => f.filename);
+    const before = new Map(paths.map((p) => [p, world.files.get(p)]));
+    c.listed.forEach((f, i) => {
+      world.files.set(f.filename, c.texts[i % c.texts.length] as string);
+    });
+    world.listed = c.listed;
+    world.fault = c.fault;
+    const callsBefore = world.calls;
+    const runsBefore = world.checkRuns;
+    const mintedBefore = world.minted.length;
+    let sent: Awaited<ReturnType<FuzzWorld["send"]>>;
+    try {
+      sent = await world.send(
+        new Request(`https://${FUZZ_DOMAIN}/webhook`, { method: "POST", headers, body }),
+      );
+    } finally {
+      for (const [p, text] of before) {
+        if (text === undefined) world.files.delete(p);
+        else world.files.set(p, text);
+      }
+      world.listed = [];
+    }
+    const { response, status, text, lines } = sent;
+
+    // One audit line, of the webhook; no secret, no token anywhere.
+    const audits = lines.filter((l) => l.includes('"msg":"sts.webhook"'));
+    holds(audits.length === 1, `${audits.length} webhook audit lines`);
+    holds(
+      !lines.some((l) => l.includes('"msg":"sts.exchange"') || l.includes("sts.error")),
+      "an exchange or error line",
+    );
+    for (const out of [...lines, text]) {
+      holds(!out.includes(TEST_WEBHOOK_SECRET), "the webhook secret in an output");
+      for (const t of world.minted) holds(!out.includes(t), "an installation token in an output");
+    }
+    for (const line of lines) noSecretIn(line, "a log line");
+    const record = JSON.parse(audits[0] as string) as {
+      status?: number;
+      conclusion?: string;
+      evictions?: string[];
+      reason?: string;
+    };
+    holds(record.status === status, `the audit line says ${record.status}, the answer ${status}`);
+    const seen = `webhook ${record.conclusion}${(record.evictions ?? []).length > 0 ? " (evicted)" : ""}`;
+    outcomes.set(seen, (outcomes.get(seen) ?? 0) + 1);
+
+    // The answer: a catalogue refusal at its status, or a conclusion; never an exception.
+    const retryAfter = response.headers.get("Retry-After");
+    if (retryAfter !== null)
+      holds(
+        /^\d+$/.test(retryAfter) && Number(retryAfter) >= 1 && Number(retryAfter) <= MAX_RETRY_AFTER_SECONDS,
+        `Retry-After ${retryAfter}`,
+      );
+    const answer = JSON.parse(text || "{}") as Record<string, unknown>;
+    if (status >= 400) {
+      const reason = (answer.details as { reason?: unknown }[] | undefined)?.[0]?.reason;
+      holds(
+        isReason(reason) && reason !== "INTERNAL",
+        `reason ${String(reason)}: ${short(lines.join(" | "), 400)}`,
+      );
+      holds(CATALOGUE[reason].status === status, `${reason} answered ${status}`);
+      holds(record.reason === reason, "the audit reason differs from the answer");
+    } else {
+      holds(status === 200 || status === 202, `status ${status}`);
+      holds(typeof answer.conclusion === "string", `no conclusion in ${short(text)}`);
+    }
+
+    // Nothing of an unsigned delivery is read, and GitHub is not called for it.
+    if (BAD_SIGNATURES.has(c.signature)) {
+      holds(
+        status === 401 && record.reason === "WEBHOOK_SIGNATURE_INVALID",
+        `a bad signature answered ${status}`,
+      );
+      holds(world.calls === callsBefore, "GitHub was called for an unsigned delivery");
+    }
+    // Only a push to the default branch evicts a policy; a bot never gets a check run.
+    const p = (payload ?? {}) as {
+      ref?: unknown;
+      repository?: { default_branch?: unknown };
+      sender?: { login?: unknown };
+    };
+    const evictsPolicy = (record.evictions ?? []).some(
+      (e) => e.startsWith("policy ") || e.startsWith("org-issuers "),
+    );
+    if (evictsPolicy) {
+      holds(
+        event === "push" && p.ref === `refs/heads/${String(p.repository?.default_branch)}`,
+        `evicted on ${event} ${String(p.ref)}`,
+      );
+    }
+    if (world.checkRuns > runsBefore) {
+      holds(
+        typeof p.sender?.login !== "string" || !p.sender.login.endsWith("[bot]"),
+        "a check run for a bot",
+      );
+    }
+    // Every token the delivery minted was for the one repository (the fake refuses others).
+    holds(world.minted.length - mintedBefore <= 2, "more than one token for a delivery");
+  },
+};
+
 /** Every target, in the order they run. */
 export const TARGETS: readonly FuzzTarget<never>[] = [
   bearer,
@@ -877,6 +1063,7 @@ export const TARGETS: readonly FuzzTarget<never>[] = [
   trustedIssuers,
   oauthForm,
   endToEnd,
+  webhookTarget,
 ] as unknown as FuzzTarget<never>[];
 
 export interface CaseTiming {

@@ -5,13 +5,15 @@
  * (the vitest file) and in Node (scripts/fuzz.ts), so it imports nothing of either.
  *
  * The issuer signs ES256 tokens; GitHub knows one owner, `fuzz`, with repository `repo`, and serves the
- * policies the properties put there. Every other URL answers 404, so a fuzzed issuer that passes the
+ * policies and files the properties put there, the webhook's listings and check runs; the webhook's
+ * secret is the tests' own. Every other URL answers 404, so a fuzzed issuer that passes the
  * issuer rules fails discovery at once instead of reaching a network.
  */
 
 import { handle } from "../../../../src/app";
 import { ManualClock } from "../../../../src/platform/clock";
 import { createRuntime, type FetchFn, type Runtime } from "../../../../src/platform/runtime";
+import { TEST_WEBHOOK_SECRET } from "../../../shared/secrets";
 
 export const FUZZ_DOMAIN = "sts.fuzz.example";
 export const FUZZ_ISSUER = "https://issuer.fuzz.example";
@@ -85,6 +87,14 @@ export interface FuzzWorld {
   send(request: Request): Promise<Exchange>;
   /** Installation tokens GitHub minted so far (to check none leaks). */
   minted: string[];
+  /** The files of `fuzz/repo`, by path (at every ref alike). */
+  files: Map<string, string>;
+  /** What GitHub lists as a pull request's files or a comparison (the webhook's listings). */
+  listed: { filename: string; status: string }[];
+  /** Check runs posted so far. */
+  checkRuns: number;
+  /** GitHub requests made so far. */
+  calls: number;
 }
 
 const METHODS = ["log", "info", "warn", "error", "debug"] as const;
@@ -130,7 +140,6 @@ export async function createFuzzWorld(appKeyPem: string): Promise<FuzzWorld> {
     alg: "ES256",
     use: "sig",
   };
-  const policies = new Map<string, string>();
   const minted: string[] = [];
   const clock = new ManualClock(Date.parse("2026-12-01T12:00:00Z"));
 
@@ -177,11 +186,53 @@ export async function createFuzzWorld(appKeyPem: string): Promise<FuzzWorld> {
     if (method === "GET" && contents) {
       const injected = faulted("contents");
       if (injected) return injected;
-      const text = policies.get(decodeURIComponent(contents[1] as string));
+      const text = world.files.get(
+        `.github/chainguard/${decodeURIComponent(contents[1] as string)}.sts.yaml`,
+      );
       if (text === undefined) return json(404, { message: "Not Found" });
       return new Response(text, { status: 200, headers: { "content-type": "application/vnd.github.raw" } });
     }
     if (method === "DELETE" && path === "/installation/token") return new Response(null, { status: 204 });
+    // The webhook's calls: the installation's record, a pull request's files, comparisons, any file of
+    // the repository at any ref (as the delivery lists them), directory listings, check runs.
+    if (method === "GET" && path === `/app/installations/${INSTALLATION_ID}`) {
+      return json(200, {
+        id: INSTALLATION_ID,
+        permissions: { contents: "write", checks: "write", pull_requests: "read" },
+      });
+    }
+    const repoPath = new RegExp(`^/repos/${FUZZ_OWNER}/${FUZZ_REPO}/(.*)$`).exec(path)?.[1];
+    if (repoPath !== undefined) {
+      if (method === "GET" && /^pulls\/\d+\/files$/.test(repoPath)) {
+        return faulted("contents") ?? json(200, world.listed);
+      }
+      if (method === "GET" && repoPath.startsWith("compare/")) {
+        return faulted("contents") ?? json(200, { files: world.listed });
+      }
+      if (method === "GET" && repoPath.startsWith("contents/")) {
+        const injected = faulted("contents");
+        if (injected) return injected;
+        const file = decodeURIComponent(repoPath.slice("contents/".length));
+        const text = world.files.get(file);
+        if (text !== undefined) {
+          return new Response(text, {
+            status: 200,
+            headers: { "content-type": "application/vnd.github.raw" },
+          });
+        }
+        const entries = [...world.files.keys()].filter((k) => k.startsWith(`${file}/`));
+        if (entries.length === 0) return json(404, { message: "Not Found" });
+        return json(
+          200,
+          entries.map((k) => ({ type: "file", name: k.split("/").pop(), path: k })),
+        );
+      }
+      if (method === "POST" && repoPath === "check-runs") {
+        world.checkRuns++;
+        return faulted("mint") ?? json(201, { id: world.checkRuns });
+      }
+      if (method === "PATCH" && /^check-runs\/\d+$/.test(repoPath)) return json(200, { id: 1 });
+    }
     return json(404, { message: "Not Found" });
   };
 
@@ -200,6 +251,7 @@ export async function createFuzzWorld(appKeyPem: string): Promise<FuzzWorld> {
       if (url.pathname === "/jwks") return json(200, { keys: [publicJwk] });
     }
     if (url.href.startsWith(`${FUZZ_GITHUB}/`)) {
+      world.calls++;
       return github(request.method, url.pathname.slice(new URL(FUZZ_GITHUB).pathname.length), body);
     }
     return new Response("not found", { status: 404 });
@@ -211,6 +263,7 @@ export async function createFuzzWorld(appKeyPem: string): Promise<FuzzWorld> {
       GITHUB_APP_ID: "4242",
       GITHUB_APP_PRIVATE_KEY: appKeyPem,
       GITHUB_BASE_URL: FUZZ_GITHUB,
+      GITHUB_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
       STS_CACHE: memoryKv(),
     },
     { clock, fetch: fetchFn },
@@ -234,9 +287,14 @@ export async function createFuzzWorld(appKeyPem: string): Promise<FuzzWorld> {
       return `${head}.${payload}.${b64url(new Uint8Array(signature))}`;
     },
     setPolicy(identity, text) {
-      if (text === null) policies.delete(identity);
-      else policies.set(identity, text);
+      const path = `.github/chainguard/${identity}.sts.yaml`;
+      if (text === null) world.files.delete(path);
+      else world.files.set(path, text);
     },
+    files: new Map(),
+    listed: [],
+    checkRuns: 0,
+    calls: 0,
     async send(request) {
       const background: Promise<unknown>[] = [];
       const ctx = {
