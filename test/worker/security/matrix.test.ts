@@ -13,6 +13,15 @@ import { reset } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { sha256Hex } from "../../../src/platform/cache";
 import type { CreatedIssuer, MintOptions } from "../../shared/issuer-double";
+import { TEST_WEBHOOK_SECRET } from "../../shared/secrets";
+import {
+  sha,
+  signatureOf,
+  webhookLines,
+  policy as webhookPolicy,
+  policyPath as webhookPolicyPath,
+  world as webhookWorld,
+} from "../endpoints/webhook-world";
 import { captureConsole, github, issuers, TEST_DOMAIN } from "../helpers";
 import { ACTIONS, oneSmallAuditLine, policyFiles, unsignedToken, type World, world } from "./world";
 
@@ -646,6 +655,103 @@ describe("security matrix", () => {
       ]);
       expect(oauth.response.headers.get("Retry-After")).toBe("3600");
       oneSmallAuditLine(output);
+    },
+    HANG,
+  );
+
+  // ---- the webhook ------------------------------------------------------------------------------------
+
+  /** Exactly one `sts.webhook` line since the last call, and small; returns it. */
+  const oneWebhookLine = () => {
+    const lines = webhookLines(output.lines);
+    expect(lines, "webhook audit lines").toHaveLength(1);
+    expect(JSON.stringify(lines[0]).length).toBeLessThan(4 * 1024);
+    output.lines.length = 0;
+    return lines[0] as Record<string, unknown>;
+  };
+
+  // Without it: src/endpoints/webhook/signature.ts readVerified accepts any signature (returns the body
+  // as verified by the first secret): the forged deliveries are read and GitHub is called.
+  it(
+    "webhook: a forged, SHA-1-only, missing or malformed signature: 401 WEBHOOK_SIGNATURE_INVALID, nothing of the body read, no GitHub call",
+    async () => {
+      const head = sha(0xabc);
+      const w = await webhookWorld({
+        "org/repo": {
+          files: {},
+          refs: { [head]: { [webhookPolicyPath("a")]: "x: [" } },
+          pulls: { "7": { head } },
+        },
+      });
+      const payload = {
+        action: "opened",
+        number: 7,
+        pull_request: { number: 7, head: { sha: head } },
+        repository: { name: "repo", full_name: "org/repo", owner: { login: "org" }, default_branch: "main" },
+        installation: { id: w.installationId },
+        sender: { login: "octocat" },
+      };
+      const body = JSON.stringify(payload);
+      for (const options of [
+        { secret: "not the secret" },
+        { secret: null, headers: { "X-Hub-Signature": "sha1=0123456789abcdef0123456789abcdef01234567" } },
+        { secret: null },
+        { signature: "sha256=not-hex" },
+        { signature: (await signatureOf(TEST_WEBHOOK_SECRET, body)).replace(/.$/, "0") },
+      ]) {
+        const response = await w.post("pull_request", payload, options);
+        expect(response.status).toBe(401);
+        expect(oneWebhookLine()).toMatchObject({
+          reason: "WEBHOOK_SIGNATURE_INVALID",
+          conclusion: "refused",
+        });
+      }
+      expect(await w.calls()).toEqual([]);
+    },
+    HANG,
+  );
+
+  // Without it: src/platform/limits.ts MAX_WEBHOOK_BODY_BYTES unbounded: the 26 MiB body is read whole
+  // and hashed, and answered 401.
+  it(
+    "webhook: a 26 MiB delivery: 413 WEBHOOK_TOO_LARGE before anything is hashed, no GitHub call",
+    async () => {
+      const w = await webhookWorld({ "org/repo": { files: {} } });
+      const response = await w.post(
+        "push",
+        {},
+        { body: "x".repeat(26 * 1024 * 1024), signature: `sha256=${"0".repeat(64)}` },
+      );
+      expect(response.status).toBe(413);
+      expect(oneWebhookLine()).toMatchObject({ reason: "WEBHOOK_TOO_LARGE", status: 413 });
+      expect(await w.calls()).toEqual([]);
+    },
+    HANG,
+  );
+
+  // Without it: src/endpoints/webhook/deliver.ts treats every push as one to the default branch: the
+  // push to a feature branch evicts the merged policy.
+  it(
+    "webhook: a pull request or a push to another branch changing a policy: nothing is evicted, only a push to the default branch evicts",
+    async () => {
+      const head = sha(0xdef);
+      const changed = webhookPolicyPath("foo");
+      const w = await webhookWorld({
+        "org/repo": {
+          files: { [changed]: webhookPolicy() },
+          refs: { [head]: { [changed]: webhookPolicy("contents: write") } },
+          pulls: { "7": { head } },
+        },
+      });
+      // The merged policy is read and cached by an exchange.
+      expect((await w.exchange("foo")).status).toBe(200);
+      output.lines.length = 0;
+      await w.pullRequest("opened", 7, head);
+      expect(oneWebhookLine().evictions).toEqual([]);
+      await w.push({ ref: "refs/heads/feature", after: head, commits: [{ modified: [changed] }] });
+      expect(oneWebhookLine().evictions).toEqual([]);
+      await w.push({ ref: "refs/heads/main", after: head, commits: [{ modified: [changed] }] });
+      expect(oneWebhookLine().evictions).toEqual(["policy org/repo foo"]);
     },
     HANG,
   );
