@@ -14,7 +14,11 @@ import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { setGitHubRequestTimeout } from "../../../src/github";
-import { ISSUER_FAILURE_TTL_MS, JWKS_REFETCH_COOLDOWN_MS } from "../../../src/platform/limits";
+import {
+  GITHUB_REQUEST_TIMEOUT_MS,
+  ISSUER_FAILURE_TTL_MS,
+  JWKS_REFETCH_COOLDOWN_MS,
+} from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall as GitHubCall } from "../../shared/control-client";
 import type { FaultAnswer } from "../../shared/github-double";
@@ -51,6 +55,15 @@ function fooPolicy(issuer: string): string {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A GitHub that never answers (or never finishes an answer) is waited for up to the request timeout:
+ * 2 s instead of 10 for the faulted request only, still far above any answer of the double on a loaded
+ * machine (the exchange after the fault runs with the real timeout again).
+ */
+function shortTimeoutFor(rt: Runtime, answer: FaultAnswer): void {
+  if (answer === "hang" || answer === "truncated-json") setGitHubRequestTimeout(rt, 2_000);
+}
 
 /** A KV namespace that throws or answers slowly on demand, in front of the test namespace. */
 class FaultyKv {
@@ -218,9 +231,10 @@ describe("faults", () => {
         it(
           `GitHub answering ${answer} on ${edge}: ${status} ${reason} with Retry-After ${retryAfter}; cleared, the next exchange makes the call again and is granted`,
           async () => {
-            const w = await fooWorld({ githubTimeoutMs: 300 });
+            const w = await fooWorld();
             if (warm) expectGranted(await exchange(w));
             const before = (await w.calls()).length;
+            shortTimeoutFor(w.rt, answer);
             await github.addFault(w.ghId, { path, answer, retryAfter: 120 });
             const refused = expectRefused(await exchange(w), status, reason, retryAfter);
             const attempts = (await callsSince(w, before)).filter(is).length;
@@ -228,6 +242,7 @@ describe("faults", () => {
             expect(attempts, `audit detail: ${refused.detail}`).toBeGreaterThanOrEqual(least);
             expect(attempts).toBeLessThanOrEqual(most);
             await github.clearFaults(w.ghId);
+            setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
             const seen = (await w.calls()).length;
             const line = expectGranted(await exchange(w));
             // Nothing of the failure was kept: the faulted call is made again.
@@ -332,7 +347,6 @@ describe("faults", () => {
   describe("the organization's trusted-issuer file", () => {
     const orgWorld = () =>
       fooWorld({
-        githubTimeoutMs: 300,
         setup: {
           repos: {
             "org/repo": { files: policyFiles("id", fooPolicy(ACTIONS)) },
@@ -353,6 +367,7 @@ describe("faults", () => {
       "GitHub answering %s reading it (no copy at hand): %i %s; cleared, it is read again and the exchange granted",
       async (answer, status, reason, retryAfter) => {
         const w = await orgWorld();
+        shortTimeoutFor(w.rt, answer);
         await github.addFault(w.ghId, { path, answer, retryAfter: 90, resetInSeconds: 200 });
         const sent = await exchange(w);
         if (retryAfter === null) {
@@ -362,6 +377,7 @@ describe("faults", () => {
         } else expectRefused(sent, status, reason, retryAfter);
         expect((await w.calls()).some(isPolicyRead)).toBe(false);
         await github.clearFaults(w.ghId);
+        setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
         const seen = (await w.calls()).length;
         const line = expectGranted(await exchange(w));
         expect((await callsSince(w, seen)).filter(isOrgRead)).toHaveLength(1);
@@ -461,7 +477,7 @@ describe("faults of the webhook", () => {
         `GitHub answering ${answer} on ${edge}: 503 GITHUB_UNAVAILABLE with Retry-After 30, one audit line; redelivered once cleared, it is read again and the run posted`,
         async () => {
           const w = await webhookWorld();
-          setGitHubRequestTimeout(w.rt, 300);
+          shortTimeoutFor(w.rt, answer);
           await github.addFault(w.id, { path, answer });
           const refused = await w.pullRequest("opened", 7, HEAD);
           const lines = webhookLines(output.lines);
@@ -476,6 +492,7 @@ describe("faults of the webhook", () => {
           expect(madeBefore).toBe(path.endsWith("check-runs") && answer === "truncated-json" ? 1 : 0);
           expect((await w.tokens()).every((t) => t.revoked)).toBe(true);
           await github.clearFaults(w.id);
+          setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
           output.lines.length = 0;
           const again = await w.pullRequest("opened", 7, HEAD);
           expect(again.status).toBe(200);

@@ -8,7 +8,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { expect } from "vitest";
 import { handle } from "../../../src/app";
-import { setGitHubRequestTimeout } from "../../../src/github";
 import { ManualClock } from "../../../src/platform/clock";
 import type { Env } from "../../../src/platform/config";
 import type { FetchFn, Runtime } from "../../../src/platform/runtime";
@@ -80,8 +79,6 @@ export interface WorldOptions {
   env?: Partial<Env>;
   /** Answers the runtime's outbound requests instead of the real `fetch` (after recording them). */
   fetch?: FetchFn;
-  /** Per-attempt GitHub timeout (tests that make the double hang). */
-  githubTimeoutMs?: number;
 }
 
 async function read(response: Response): Promise<Sent> {
@@ -114,7 +111,6 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     { GITHUB_BASE_URL: tenant.baseUrl, ...options.env },
     options.fetch === undefined ? { clock } : { clock, respond: options.fetch },
   );
-  if (options.githubTimeoutMs !== undefined) setGitHubRequestTimeout(rt, options.githubTimeoutMs);
   let aheadMs = 0;
   const send = async (path: string, init?: RequestInit, through: Runtime = rt) => {
     const ctx = createExecutionContext();
