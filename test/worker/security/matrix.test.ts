@@ -461,7 +461,8 @@ describe("security matrix", () => {
     HANG,
   );
 
-  // Without it: src/exchange/core.ts writes the token itself into the audit line's token_sha256.
+  // Without it: src/exchange/core.ts writes the token itself into the audit line's token_sha256 (the
+  // line then holds no hash of the token: the audit redaction replaces the token by its marker).
   it(
     "token handling: the token answered is never logged (the audit line has its SHA-256), the policy-read token is revoked, and two concurrent callers never share a token",
     async () => {
