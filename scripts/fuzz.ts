@@ -15,12 +15,13 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
+import { exitOnError, parseArgsOrExit, usageExit } from "./lib/cli";
 
-const USAGE = `usage: npm run fuzz -- [options]
+const SCRIPT = "npm run fuzz";
+const USAGE = `usage: npm run fuzz -- [--runs N] [--seed N] [--only TEXT]... [--slowest K]
 
 Runs the fuzz properties of test/worker/security/fuzz/properties.ts in Node.
 
-options:
   --runs N       cases per target (default: ten times the target's CI cases)
   --seed N       the first target's seed; target i runs with N + i (default: random)
   --only TEXT    only the targets whose name contains TEXT (repeatable)
@@ -36,45 +37,24 @@ interface Options {
   slowest: number;
 }
 
-class UsageError extends Error {}
-
-function parseArgs(argv: string[]): Options | "help" {
-  const options: Options = { seed: Math.floor(Math.random() * 2 ** 31), only: [], slowest: 3 };
-  const count = (flag: string, value: string | undefined, min: number): number => {
-    if (value === undefined || !/^\d+$/.test(value) || Number(value) < min || Number(value) > 100_000_000) {
-      throw new UsageError(`${flag} needs a whole number of at least ${min}`);
-    }
-    return Number(value);
+function options(): Options {
+  const flags = parseArgsOrExit(SCRIPT, USAGE, {
+    runs: { kind: "int" },
+    seed: { kind: "int" },
+    only: { kind: "string", repeat: true },
+    slowest: { kind: "int" },
+  });
+  if (flags.rest.length > 0) usageExit(SCRIPT, `unexpected argument ${flags.rest[0]}`, USAGE);
+  const runs = flags.values.get("runs");
+  if (runs !== undefined && Number(runs) < 1) usageExit(SCRIPT, "--runs needs a count of at least 1", USAGE);
+  const only = flags.lists.get("only") ?? [];
+  if (only.some((text) => text === "")) usageExit(SCRIPT, "--only needs a part of a target's name", USAGE);
+  return {
+    ...(runs === undefined ? {} : { runs: Number(runs) }),
+    seed: Number(flags.values.get("seed") ?? Math.floor(Math.random() * 2 ** 31)),
+    only,
+    slowest: Number(flags.values.get("slowest") ?? 3),
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i] as string;
-    const [name, inline] =
-      flag.startsWith("--") && flag.includes("=") ? flag.split(/=(.*)/s, 2) : [flag, undefined];
-    const value = () => inline ?? argv[++i];
-    switch (name) {
-      case "--help":
-      case "-h":
-        return "help";
-      case "--runs":
-        options.runs = count("--runs", value(), 1);
-        break;
-      case "--seed":
-        options.seed = count("--seed", value(), 0);
-        break;
-      case "--slowest":
-        options.slowest = count("--slowest", value(), 0);
-        break;
-      case "--only": {
-        const text = value();
-        if (text === undefined || text === "") throw new UsageError("--only needs a part of a target's name");
-        options.only.push(text);
-        break;
-      }
-      default:
-        throw new UsageError(`unknown option ${JSON.stringify(flag)}`);
-    }
-  }
-  return options;
 }
 
 /** What this script uses of the bundled properties module. */
@@ -116,37 +96,24 @@ async function loadProperties(): Promise<PropertiesModule> {
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 async function main(): Promise<number> {
-  let options: Options | "help";
-  try {
-    options = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`${error.message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (options === "help") {
-    console.log(USAGE);
-    return 0;
-  }
+  const opts = options();
   const properties = await loadProperties();
   const chosen = properties.TARGETS.map((target, index) => ({ target, index })).filter(
-    ({ target }) => options.only.length === 0 || options.only.some((text) => target.name.includes(text)),
+    ({ target }) => opts.only.length === 0 || opts.only.some((text) => target.name.includes(text)),
   );
   if (chosen.length === 0) {
-    console.error(
-      `no target matches --only ${options.only.join(", ")}; targets:\n  ${properties.TARGETS.map((t) => t.name).join("\n  ")}`,
-    );
-    return 2;
+    const names = properties.TARGETS.map((t) => t.name).join("\n  ");
+    usageExit(SCRIPT, `no target matches --only ${opts.only.join(", ")}; the targets:\n  ${names}`, USAGE);
   }
   const ctx = await properties.fuzzContext(readFileSync("test/fixtures/app-key.pkcs8.pem", "utf8"));
-  console.log(`fuzz: ${chosen.length} targets, seed ${options.seed}`);
+  console.log(`fuzz: ${chosen.length} targets, seed ${opts.seed}`);
   const started = performance.now();
   let cases = 0;
   let failures = 0;
   for (const { target, index } of chosen) {
-    const runs = options.runs ?? target.ciRuns * 10;
-    const seed = options.seed + index;
-    const report = await properties.runTarget(target, ctx, { runs, seed, keepSlowest: options.slowest });
+    const runs = opts.runs ?? target.ciRuns * 10;
+    const seed = opts.seed + index;
+    const report = await properties.runTarget(target, ctx, { runs, seed, keepSlowest: opts.slowest });
     cases += report.runs;
     const perCase = report.runs > 0 ? report.ms / report.runs : 0;
     console.log(
@@ -168,4 +135,6 @@ async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-process.exitCode = await main();
+main().then((code) => {
+  process.exitCode = code;
+}, exitOnError(SCRIPT));

@@ -40,6 +40,7 @@ const SCRIPTS: [name: string, argv: string[], usage: string][] = [
   ["demo", ["scripts/run.mjs", "scripts/demo.ts"], "usage: npm run demo"],
   ["mint-demo-token", ["scripts/run.mjs", "scripts/mint-demo-token.ts"], "usage: npm run -s mint-demo-token"],
   ["bench", ["scripts/run.mjs", "scripts/bench.ts"], "usage: npm run bench"],
+  ["fuzz", ["scripts/run.mjs", "scripts/fuzz.ts"], "usage: npm run fuzz"],
   ["setup", ["scripts/run.mjs", "scripts/setup.ts"], "usage: npm run setup"],
   ["deploy", ["scripts/run.mjs", "scripts/deploy.ts"], "usage: npm run deploy"],
   ["start", ["scripts/start.mjs"], "usage: npm start"],
