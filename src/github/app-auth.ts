@@ -49,7 +49,7 @@ export interface AppCall {
 }
 
 /** GitHub's answer to an App call, whatever its status. */
-interface AppAnswer {
+export interface AppAnswer {
   status: number;
   headers: Headers;
   /** The parsed JSON body (or text); never passed on to a caller or a log line. */

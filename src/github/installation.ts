@@ -16,7 +16,7 @@ import { fail, ok, type Result, withArgs } from "../errors/catalogue";
 import { cacheTier } from "../platform/cache";
 import { INSTALLATION_NOT_FOUND_TTL_MS, INSTALLATION_TTL_MS, MEMORY_CACHE_ENTRIES } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import { type AppCall, appFetch } from "./app-auth";
+import { type AppAnswer, type AppCall, appFetch } from "./app-auth";
 import { describe, rateLimitOf, seg } from "./http";
 import { dropAppJwt } from "./jwt";
 import type { Installation } from "./types";
@@ -38,6 +38,18 @@ export async function forgetInstallation(rt: Runtime, owner: string): Promise<vo
   await tier(rt).delete(keyOf(rt, owner));
 }
 
+/** Sends an App call about `owner`: GitHub's answer, or the failure (unavailable, or its rate limit). */
+async function sendForOwner(rt: Runtime, call: AppCall, owner: string): Promise<Result<AppAnswer>> {
+  const sent = await appFetch(rt, call);
+  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
+  const limit = rateLimitOf(sent.answer, rt.clock);
+  if (limit !== undefined) {
+    const { retryAfterSeconds } = limit;
+    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, sent.answer.status));
+  }
+  return ok(sent.answer);
+}
+
 /**
  * What installation `id` was granted (`permissions` of `GET /app/installations/{id}`): the permission
  * names and levels, or the failure (RATE_LIMITED, NO_INSTALLATION for a 404, GITHUB_UNAVAILABLE).
@@ -48,14 +60,9 @@ export async function installationPermissions(
   id: number,
 ): Promise<Result<Record<string, string>>> {
   const call: AppCall = { method: "GET", path: `/app/installations/${id}`, what: "installation permissions" };
-  const sent = await appFetch(rt, call);
-  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
-  const answer = sent.answer;
-  const limit = rateLimitOf(answer, rt.clock);
-  if (limit !== undefined) {
-    const { retryAfterSeconds } = limit;
-    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, answer.status));
-  }
+  const sent = await sendForOwner(rt, call, owner);
+  if (!sent.ok) return sent;
+  const answer = sent.value;
   if (answer.status === 404) return fail("NO_INSTALLATION", { owner }, describe(call, 404));
   if (answer.status !== 200) {
     if (answer.status === 401) dropAppJwt(rt);
@@ -77,14 +84,9 @@ async function lookup(rt: Runtime, kind: "orgs" | "users", owner: string): Promi
     path: `/${kind}/${seg(owner)}/installation`,
     what: `installation lookup (${kind})`,
   };
-  const sent = await appFetch(rt, call);
-  if (!sent.ok) return { ok: false, failure: withArgs(sent.failure, { owner }) };
-  const answer = sent.answer;
-  const limit = rateLimitOf(answer, rt.clock);
-  if (limit !== undefined) {
-    const { retryAfterSeconds } = limit;
-    return fail("RATE_LIMITED", { owner, retryAfterSeconds }, describe(call, answer.status));
-  }
+  const sent = await sendForOwner(rt, call, owner);
+  if (!sent.ok) return sent;
+  const answer = sent.value;
   if (answer.status === 404) return ok({ notFound: true });
   if (answer.status === 200) {
     const body = answer.data as { id?: unknown; account?: { type?: unknown } } | undefined;

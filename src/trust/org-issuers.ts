@@ -17,7 +17,15 @@ import {
   MAX_ORG_TRUSTED_ISSUERS,
 } from "../platform/limits";
 import { type AllowlistRules, buildAllowlist, type IssuerAllowlist } from "./allowlist";
-import { describe, didYouMean, foldKey, type PolicyProblem, problem, sortProblems } from "./parse";
+import {
+  describe,
+  didYouMean,
+  duplicateKey,
+  foldKey,
+  type PolicyProblem,
+  problem,
+  sortProblems,
+} from "./parse";
 import { hostBoundaryProblem } from "./re2-syntax";
 import { TRUSTED_ISSUER_MODES, TRUSTED_ISSUERS_KEYS, type TrustedIssuerMode } from "./schema";
 import { NO_POS, type Pos, parseYaml, type YNode } from "./yaml";
@@ -118,13 +126,7 @@ export function parseTrustedIssuers(text: string): TrustedIssuersResult {
     }
     const first = seen.get(canonical);
     if (first) {
-      problems.push(
-        problem(
-          `duplicate key "${entry.key}": ${canonical} is already set at line ${first.line} (keys match case-insensitively)`,
-          entry.keyPos,
-          canonical,
-        ),
-      );
+      problems.push(duplicateKey(entry.key, canonical, first, entry.keyPos));
       continue;
     }
     seen.set(canonical, entry.keyPos);

@@ -90,6 +90,15 @@ export function describe(node: YNode): string {
     : `the ${node.scalar === "string" ? "string" : node.scalar} ${node.text}`;
 }
 
+/** A key set twice in one mapping (`subject` and `Subject` count as the same key). */
+export function duplicateKey(key: string, canonical: string, first: Pos, at: Pos): PolicyProblem {
+  return problem(
+    `duplicate key "${key}": ${canonical} is already set at line ${first.line} (keys match case-insensitively)`,
+    at,
+    canonical,
+  );
+}
+
 /** Parses and validates a policy file. No I/O; never throws on any input. */
 export function parsePolicy(text: string, kind: PolicyKind): ParseResult {
   const yaml = parseYaml(text);
@@ -123,13 +132,7 @@ export function parsePolicy(text: string, kind: PolicyKind): ParseResult {
     }
     const first = seen.get(canonical);
     if (first) {
-      problems.push(
-        problem(
-          `duplicate key "${entry.key}": ${canonical} is already set at line ${first.line} (keys match case-insensitively)`,
-          entry.keyPos,
-          canonical,
-        ),
-      );
+      problems.push(duplicateKey(entry.key, canonical, first, entry.keyPos));
       continue;
     }
     seen.set(canonical, entry.keyPos);
