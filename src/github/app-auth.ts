@@ -22,19 +22,13 @@
 
 import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
-import { type Failure, failure } from "../errors/catalogue";
+import type { Failure } from "../errors/catalogue";
 import { readCapped } from "../platform/body";
 import { NO_ANSWER } from "../platform/fetch";
 import { isolateState } from "../platform/isolate";
-import {
-  GITHUB_API_VERSION,
-  GITHUB_RETRY_DELAY_MS,
-  GITHUB_TRANSIENT_RETRIES,
-  GITHUB_USER_AGENT,
-  MAX_GITHUB_APP_RESPONSE_BYTES,
-} from "../platform/limits";
+import { GITHUB_API_VERSION, GITHUB_USER_AGENT, MAX_GITHUB_APP_RESPONSE_BYTES } from "../platform/limits";
 import type { Runtime } from "../platform/runtime";
-import { GITHUB_JSON, requestTimeoutMs } from "./http";
+import { type Attempt, GITHUB_JSON, withTransientRetries } from "./http";
 import { appJwt } from "./jwt";
 
 /** An App-authenticated call. */
@@ -77,19 +71,11 @@ function cappedFetch(rt: Runtime): typeof fetch {
 }
 
 /**
- * The library's log: its warnings carry GitHub's error messages and deprecation notices, so only the
- * fact of a clock-skew retry is logged, in our words.
+ * The library's log: its warnings carry GitHub's error messages and deprecation notices, so nothing of
+ * it is written. A clock-skew retry is logged by the JWT signer, from the difference it is handed
+ * (github/jwt.ts).
  */
-const quietLog = {
-  debug: () => {},
-  info: () => {},
-  error: () => {},
-  warn: (text: string) => {
-    const skew = /time are different by (-?\d+) seconds/.exec(text);
-    if (skew)
-      console.warn(JSON.stringify({ msg: "github clock skew; App JWT re-signed", seconds: Number(skew[1]) }));
-  },
-};
+const quietLog = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 type AppRequest = typeof octokitRequest;
 
@@ -144,55 +130,40 @@ function headersOf(plain: Record<string, unknown> | undefined): Headers {
   return headers;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
- * Sends an App call; answers GitHub's first non-5xx answer (any status: the caller classifies it), or
- * `GITHUB_UNAVAILABLE` after the retries. A timeout is not retried: a GitHub that hangs once will
- * likely hang again, and three timeouts would hold the caller for half a minute.
+ * Sends an App call under the transient-failure policy of every GitHub call (github/http.ts
+ * `withTransientRetries`); answers GitHub's first non-5xx answer (any status: the caller classifies it).
  */
 export async function appFetch(
   rt: Runtime,
   call: AppCall,
 ): Promise<{ ok: true; answer: AppAnswer } | { ok: false; failure: Failure }> {
   const request = appRequestOf(rt);
-  let last = "";
-  for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
-    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY_MS * attempt);
-    const signal = AbortSignal.timeout(requestTimeoutMs(rt));
-    let answer: AppAnswer;
-    try {
-      const response = await request({
-        method: call.method,
-        url: call.path,
-        ...(call.body !== undefined ? { data: call.body } : {}),
-        request: { signal },
-      });
-      answer = { status: response.status, headers: headersOf(response.headers), data: response.data };
-    } catch (error) {
-      if (error instanceof AppJwtUnavailable) return { ok: false, failure: error.failure };
-      const response = (error as LibraryError).response;
-      if (response === undefined) {
+  try {
+    const sent = await withTransientRetries(rt, call, async (signal): Promise<Attempt<AppAnswer>> => {
+      try {
+        const response = await request({
+          method: call.method,
+          url: call.path,
+          ...(call.body !== undefined ? { data: call.body } : {}),
+          request: { signal },
+        });
+        const answer = { status: response.status, headers: headersOf(response.headers), data: response.data };
+        return { answer, status: answer.status };
+      } catch (error) {
+        if (error instanceof AppJwtUnavailable) throw error;
+        const response = (error as LibraryError).response;
         // No answer at all: a network error, a timeout, or a body over the cap (never GitHub's text).
-        const timedOut = signal.aborted;
-        last = timedOut
-          ? "timed out"
-          : error instanceof OversizedResponse
-            ? "answer over the byte cap"
-            : NO_ANSWER;
-        if (timedOut) break;
-        continue;
+        if (response === undefined) {
+          return { noAnswer: error instanceof OversizedResponse ? "answer over the byte cap" : NO_ANSWER };
+        }
+        const answer = { status: response.status, headers: headersOf(response.headers), data: response.data };
+        return { answer, status: answer.status };
       }
-      answer = { status: response.status, headers: headersOf(response.headers), data: response.data };
-    }
-    if (answer.status >= 500) {
-      last = `status ${answer.status}`;
-      continue;
-    }
-    return { ok: true, answer };
+    });
+    return sent.ok ? { ok: true, answer: sent.value } : sent;
+  } catch (error) {
+    if (error instanceof AppJwtUnavailable) return { ok: false, failure: error.failure };
+    throw error;
   }
-  return {
-    ok: false,
-    failure: failure("GITHUB_UNAVAILABLE", {}, `github ${call.what}: ${last} (${call.method} ${call.path})`),
-  };
 }

@@ -52,7 +52,7 @@ function httpOptions(rt: Runtime): HttpOptions {
 }
 
 /** The per-attempt timeout of this runtime's GitHub calls. */
-export function requestTimeoutMs(rt: Runtime): number {
+function requestTimeoutMs(rt: Runtime): number {
   return httpOptions(rt).timeoutMs;
 }
 
@@ -68,11 +68,47 @@ function baseUrlOf(rt: Runtime): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** One attempt of a call: GitHub's answer and its status, or no answer at all (and why, in our words). */
+export type Attempt<T> = { answer: T; status: number; discard?: () => Promise<void> } | { noAnswer: string };
+
 /**
- * Sends `call`; answers the first non-5xx response, or `GITHUB_UNAVAILABLE` after the retries. A
- * timeout is not retried: a GitHub that hangs once will likely hang again, and three timeouts would
+ * The transient-failure policy of every GitHub call: a timeout per attempt, 5xx and network errors
+ * retried twice quickly, then `GITHUB_UNAVAILABLE`; the first non-5xx answer is the caller's to classify.
+ * A timeout is not retried: a GitHub that hangs once will likely hang again, and three timeouts would
  * hold the caller for half a minute.
  */
+export async function withTransientRetries<T>(
+  rt: Runtime,
+  call: Pick<GitHubCall, "what" | "method" | "path">,
+  attempt: (signal: AbortSignal) => Promise<Attempt<T>>,
+): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
+  let last = "";
+  for (let n = 0; n <= GITHUB_TRANSIENT_RETRIES; n++) {
+    if (n > 0) await sleep(GITHUB_RETRY_DELAY_MS * n);
+    const signal = AbortSignal.timeout(requestTimeoutMs(rt));
+    const outcome = await attempt(signal);
+    if ("noAnswer" in outcome) {
+      if (signal.aborted) {
+        last = "timed out";
+        break;
+      }
+      last = outcome.noAnswer;
+      continue;
+    }
+    if (outcome.status >= 500) {
+      last = `status ${outcome.status}`;
+      await outcome.discard?.();
+      continue;
+    }
+    return { ok: true, value: outcome.answer };
+  }
+  return {
+    ok: false,
+    failure: failure("GITHUB_UNAVAILABLE", {}, `github ${call.what}: ${last} (${call.method} ${call.path})`),
+  };
+}
+
+/** Sends `call` with an installation token (or none) under {@link withTransientRetries}. */
 export async function githubFetch(
   rt: Runtime,
   call: GitHubCall,
@@ -86,30 +122,25 @@ export async function githubFetch(
   };
   const body = call.body;
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  let last = "";
-  for (let attempt = 0; attempt <= GITHUB_TRANSIENT_RETRIES; attempt++) {
-    if (attempt > 0) await sleep(GITHUB_RETRY_DELAY_MS * attempt);
-    const signal = AbortSignal.timeout(httpOptions(rt).timeoutMs);
-    let response: Response;
+  const sent = await withTransientRetries(rt, call, async (signal): Promise<Attempt<Response>> => {
     try {
-      response = await rt.fetch(url, { method: call.method, headers, body, signal, redirect: "manual" });
+      const response = await rt.fetch(url, {
+        method: call.method,
+        headers,
+        body,
+        signal,
+        redirect: "manual",
+      });
+      return {
+        answer: response,
+        status: response.status,
+        discard: () => response.body?.cancel() ?? Promise.resolve(),
+      };
     } catch {
-      const timedOut = signal.aborted;
-      last = timedOut ? "timed out" : NO_ANSWER;
-      if (timedOut) break;
-      continue;
+      return { noAnswer: NO_ANSWER };
     }
-    if (response.status >= 500) {
-      last = `status ${response.status}`;
-      await response.body?.cancel();
-      continue;
-    }
-    return { ok: true, response };
-  }
-  return {
-    ok: false,
-    failure: failure("GITHUB_UNAVAILABLE", {}, `github ${call.what}: ${last} (${call.method} ${call.path})`),
-  };
+  });
+  return sent.ok ? { ok: true, response: sent.value } : sent;
 }
 
 /** What the rate-limit rules read of an answer: a `Response`, or an App call's answer. */

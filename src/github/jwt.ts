@@ -98,6 +98,7 @@ export async function appJwt(rt: Runtime, skewSeconds?: number): Promise<Result<
     );
     state.skewSeconds = Math.trunc(bounded);
     state.jwt = undefined;
+    console.warn(JSON.stringify({ msg: "github clock skew; App JWT re-signed", seconds: state.skewSeconds }));
   }
   const cached = state.jwt;
   const now = epochSeconds(rt.clock) + state.skewSeconds;
