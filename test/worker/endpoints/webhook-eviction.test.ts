@@ -9,11 +9,12 @@
  */
 
 import { reset } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { findInstallation, lookupPolicy } from "../../../src/github";
 import type { ManualClock } from "../../../src/platform/clock";
 import { POLICY_MEMORY_TTL_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
+import { captureConsole } from "../helpers";
 import {
   github,
   HUMAN,
@@ -26,16 +27,7 @@ import {
   world,
 } from "./webhook-world";
 
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -82,7 +74,7 @@ describe("a push to the default branch", () => {
 
     const response = await w.push({ after: AFTER, commits: [{ modified: [FOO] }] });
     expect(response.status).toBe(200);
-    expect(webhookLines(logs)[0]).toMatchObject({
+    expect(webhookLines(output.lines)[0]).toMatchObject({
       evictions: ["policy org/repo foo"],
       conclusion: "success",
     });
@@ -116,7 +108,7 @@ describe("a push to the default branch", () => {
     await github.setFile(w.id, "org/repo", policyPath("bar"), V2);
     await github.setRef(w.id, "org/repo", AFTER, { [policyPath("bar")]: V2 });
     await w.push({ after: AFTER, commits: [{ removed: [FOO] }, { added: [policyPath("bar")] }] });
-    expect(webhookLines(logs)[0]?.evictions).toEqual(["policy org/repo foo", "policy org/repo bar"]);
+    expect(webhookLines(output.lines)[0]?.evictions).toEqual(["policy org/repo foo", "policy org/repo bar"]);
     expect((await w.exchange("foo")).status).toBe(404);
     expect((await w.exchange("bar")).permissions).toEqual({ contents: "write" });
   });
@@ -128,7 +120,7 @@ describe("a push to the default branch", () => {
     await merge(w, V2);
     const commits = Array.from({ length: 25 }, () => ({ modified: ["README.md"] }));
     await w.push({ before: BEFORE, after: AFTER, commits });
-    expect(webhookLines(logs)[0]?.evictions).toEqual(["policy org/repo foo"]);
+    expect(webhookLines(output.lines)[0]?.evictions).toEqual(["policy org/repo foo"]);
     expect((await w.exchange("foo")).permissions).toEqual({ contents: "write" });
   });
 
@@ -154,7 +146,7 @@ describe("a push to the default branch", () => {
     const commits = Array.from({ length: 25 }, () => ({ modified: ["README.md"] }));
     const bot = { login: "github-merge-queue[bot]", id: 9, type: "Bot" };
     await w.push({ before: BEFORE, after: AFTER, commits, sender: bot });
-    expect(webhookLines(logs)[0]).toMatchObject({
+    expect(webhookLines(output.lines)[0]).toMatchObject({
       conclusion: "evicted",
       evictions: ["policy org/repo foo"],
     });
@@ -172,7 +164,7 @@ describe("a push to the default branch", () => {
     await merge(w, V2);
     const before = await contentReads(w);
     await w.push({ ref: "refs/heads/feature", after: AFTER, commits: [{ modified: [FOO] }] });
-    expect(webhookLines(logs)[0]?.evictions).toEqual([]);
+    expect(webhookLines(output.lines)[0]?.evictions).toEqual([]);
     expect((await w.exchange("foo")).permissions).toEqual({ contents: "read" });
     expect((await w.exchange("foo", w.newIsolate())).permissions).toEqual({ contents: "read" });
     expect(await contentReads(w)).toBe(before);
@@ -195,7 +187,7 @@ describe("the trusted-issuer file", () => {
     await merge(w, ACTIONS_TOO, "org/.github", ISSUERS);
     expect((await w.exchange("foo")).status).toBe(403);
     await w.push({ repo: ".github", after: AFTER, commits: [{ modified: [ISSUERS] }] });
-    expect(webhookLines(logs)[0]?.evictions).toEqual(["org-issuers org"]);
+    expect(webhookLines(output.lines)[0]?.evictions).toEqual(["org-issuers org"]);
     expect((await w.exchange("foo")).status).toBe(200);
     expect((await w.exchange("foo", w.newIsolate())).status).toBe(200);
   });
@@ -213,7 +205,7 @@ describe("the trusted-issuer file", () => {
     const w = await orgWorld(OTHER_ONLY);
     await w.exchange("foo");
     await w.push({ after: AFTER, commits: [{ modified: [ISSUERS] }] });
-    expect(webhookLines(logs)[0]?.evictions).toEqual([]);
+    expect(webhookLines(output.lines)[0]?.evictions).toEqual([]);
   });
 
   it("a lookup held open across the eviction stores nothing, and no later lookup joins it", async () => {
@@ -334,7 +326,7 @@ describe("installation events", () => {
       expect((await findInstallation(w.rt, "org")).ok).toBe(true);
       expect(await lookups(w), `${event} ${action}`).toBe(before + 1);
     }
-    const lines = webhookLines(logs);
+    const lines = webhookLines(output.lines);
     expect(lines).toHaveLength(cases.length);
     expect(lines.every((l) => JSON.stringify(l.evictions) === '["installation org"]')).toBe(true);
   });

@@ -8,11 +8,11 @@
  */
 
 import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { handle } from "../../../src/app";
 import { setWebhookAnswerDeadline } from "../../../src/endpoints/webhook";
 import { MAX_WEBHOOK_BODY_BYTES } from "../../../src/platform/limits";
-import { TEST_DOMAIN, testRuntime } from "../helpers";
+import { captureConsole, TEST_DOMAIN, testRuntime } from "../helpers";
 import {
   BOT,
   github,
@@ -30,16 +30,7 @@ import {
   ZERO,
 } from "./webhook-world";
 
-let logs: string[];
-
-beforeEach(() => {
-  logs = [];
-  for (const method of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      logs.push(args.map((a) => (typeof a === "string" ? a : JSON.stringify(a))).join(" "));
-    });
-  }
-});
+const output = captureConsole();
 
 afterEach(async () => {
   vi.restoreAllMocks();
@@ -101,10 +92,10 @@ describe("the route", () => {
     const response = await w.post("ping", { zen: "Keep it logically awesome.", hook_id: 1 });
     expect(response.status).toBe(200);
     expect(await body(response)).toEqual({ conclusion: "ping" });
-    const [line] = webhookLines(logs);
+    const [line] = webhookLines(output.lines);
     expect(line).toMatchObject({ event: "ping", conclusion: "ping", status: 200, secret_index: 1 });
     expect(typeof line?.delivery).toBe("string");
-    expect(logs.join("\n")).not.toContain(SECRET);
+    expect(output.lines.join("\n")).not.toContain(SECRET);
     expect(await w.calls()).toEqual([]);
   });
 });
@@ -148,7 +139,7 @@ describe("signatures", () => {
     ]) {
       await refused(await w.post("pull_request", payload, { body: text, signature: malformed }), w.calls);
     }
-    const lines = webhookLines(logs);
+    const lines = webhookLines(output.lines);
     expect(lines).toHaveLength(12);
     expect(lines.every((l) => l.conclusion === "refused" && l.status === 401)).toBe(true);
     expect(lines[4]?.detail).toContain("SHA-1");
@@ -158,11 +149,11 @@ describe("signatures", () => {
     const w = await world({ "org/repo": {} }, { env: { GITHUB_WEBHOOK_SECRET: `old-secret, ${SECRET}` } });
     const response = await w.post("ping", { zen: "z" });
     expect(response.status).toBe(200);
-    expect(webhookLines(logs)[0]?.secret_index).toBe(2);
+    expect(webhookLines(output.lines)[0]?.secret_index).toBe(2);
     const text = JSON.stringify({ zen: "z" });
     const upper = (await signatureOf("old-secret", text)).replace(/[0-9a-f]+$/, (h) => h.toUpperCase());
     expect((await w.post("ping", {}, { body: text, signature: upper })).status).toBe(200);
-    expect(webhookLines(logs)[1]?.secret_index).toBe(1);
+    expect(webhookLines(output.lines)[1]?.secret_index).toBe(1);
   });
 
   it("a signed body that is not a JSON object → 400, no GitHub call", async () => {
@@ -226,7 +217,7 @@ describe("the size cap (25 MiB, before hashing)", () => {
     expect(pulled.chunks).toBeLessThanOrEqual(MAX_WEBHOOK_BODY_BYTES / (1024 * 1024) + 2);
     expect(digest).not.toHaveBeenCalled();
     expect(await w.calls()).toEqual([]);
-    expect(webhookLines(logs)[0]).toMatchObject({
+    expect(webhookLines(output.lines)[0]).toMatchObject({
       conclusion: "refused",
       status: 413,
       reason: "WEBHOOK_TOO_LARGE",
@@ -307,7 +298,7 @@ describe("pull_request", () => {
       permissions: { contents: "read", checks: "write", pull_requests: "read" },
       revoked: true,
     });
-    const [line] = webhookLines(logs);
+    const [line] = webhookLines(output.lines);
     expect(line).toMatchObject({
       event: "pull_request",
       action: "opened",
@@ -319,7 +310,7 @@ describe("pull_request", () => {
       status: 200,
       evictions: [],
     });
-    expect(logs.join("\n")).not.toContain(token?.token as string);
+    expect(output.lines.join("\n")).not.toContain(token?.token as string);
   });
 
   it("synchronize and reopened validate too; a fixed policy gets a success with an empty summary", async () => {
@@ -377,7 +368,7 @@ describe("which files: octo-sts's validator", () => {
       [policyPath("zz-late"), "failure", "Invalid trust policy"],
       [".github/chainguard/sub/deep.sts.yaml", "warning", "File never read"],
     ]);
-    expect(webhookLines(logs)[0]?.files).toEqual([policyPath("zz-late")]);
+    expect(webhookLines(output.lines)[0]?.files).toEqual([policyPath("zz-late")]);
   });
 
   it("a policy that parses but does not compile fails, annotated at the pattern's line", async () => {
@@ -603,7 +594,7 @@ describe("check_suite and check_run", () => {
     const paths = (await w.calls()).map((c) => `${c.method} ${c.path}`);
     expect(paths).toContain(`GET /repos/org/repo/compare/${BEFORE}...${HEAD}`);
     expect(paths).toContain("GET /repos/org/repo/pulls/8/files?per_page=100&page=1");
-    expect(webhookLines(logs)[0]?.files).toEqual([policyPath("changed"), policyPath("pr8")]);
+    expect(webhookLines(output.lines)[0]?.files).toEqual([policyPath("changed"), policyPath("pr8")]);
     const [run] = await w.checkRuns();
     expect(run?.created).toMatchObject({ head_sha: HEAD, conclusion: "failure" });
   });
@@ -629,7 +620,7 @@ describe("check_suite and check_run", () => {
     expect((await suite(w, "check_suite", "requested", {}, BOT)).status).toBe(202);
     expect((await suite(w, "check_run", "rerequested", {}, BOT)).status).toBe(202);
     expect(await w.calls()).toEqual([]);
-    expect(webhookLines(logs).map((l) => l.detail)).toEqual(["sender is a bot", "sender is a bot"]);
+    expect(webhookLines(output.lines).map((l) => l.detail)).toEqual(["sender is a bot", "sender is a bot"]);
   });
 
   it("a new branch (zero before): the default branch lists .github/chainguard at the head (files only)", async () => {
@@ -644,7 +635,7 @@ describe("check_suite and check_run", () => {
     await suite(w, "check_suite", "requested", { before: ZERO, head_branch: "main" });
     const paths = (await w.calls()).map((c) => c.path);
     expect(paths).toContain(`/repos/org/repo/contents/.github/chainguard?ref=${HEAD}`);
-    expect(webhookLines(logs)[0]?.files).toEqual([policyPath("a"), policyPath("b")]);
+    expect(webhookLines(output.lines)[0]?.files).toEqual([policyPath("a"), policyPath("b")]);
     expect((await w.checkRuns())[0]?.created.conclusion).toBe("failure");
   });
 
@@ -676,7 +667,7 @@ describe("push", () => {
     expect(response.status).toBe(200);
     const calls = await w.calls();
     expect(calls.some((c) => c.path.includes("/compare/"))).toBe(false);
-    expect(webhookLines(logs)[0]?.files).toEqual([policyPath("a"), policyPath("b")]);
+    expect(webhookLines(output.lines)[0]?.files).toEqual([policyPath("a"), policyPath("b")]);
     expect((await w.checkRuns())[0]?.created).toMatchObject({ head_sha: AFTER, conclusion: "failure" });
   });
 
@@ -819,7 +810,7 @@ describe("limits", () => {
     expect(run?.annotations.filter((a) => a.title === "Not checked").map((a) => a.path)).toEqual(
       ["p21", "p22", "p23"].map(policyPath),
     );
-    expect(webhookLines(logs)[0]?.unchecked).toEqual(["p21", "p22", "p23"].map(policyPath));
+    expect(webhookLines(output.lines)[0]?.unchecked).toEqual(["p21", "p22", "p23"].map(policyPath));
   });
 
   it("more than 50 annotations: 50 with the POST, the rest by PATCH in batches of 50", async () => {
@@ -853,7 +844,7 @@ describe("GitHub refusing", () => {
     expect(response.status).toBe(200);
     expect(await body(response)).toEqual({ conclusion: "rate-limited" });
     expect(await w.checkRuns()).toEqual([]);
-    expect(webhookLines(logs)[0]).toMatchObject({ conclusion: "rate-limited", status: 200 });
+    expect(webhookLines(output.lines)[0]).toMatchObject({ conclusion: "rate-limited", status: 200 });
     expect((await w.tokens()).every((t) => t.revoked)).toBe(true);
   });
 
@@ -883,7 +874,7 @@ describe("GitHub refusing", () => {
     const response = await w.pullRequest("opened", 7, HEAD);
     expect(response.status).toBe(200);
     expect(await body(response)).toEqual({ conclusion: "not-permitted" });
-    expect(webhookLines(logs)[0]?.detail).toContain("checks:write");
+    expect(webhookLines(output.lines)[0]?.detail).toContain("checks:write");
   });
 });
 
@@ -916,7 +907,7 @@ describe("GitHub's 10 s", () => {
     expect(await github.release(w.id)).toBe(1);
     await waitOnExecutionContext(ctx);
     expect((await w.checkRuns())[0]?.created.conclusion).toBe("failure");
-    expect(webhookLines(logs)).toEqual([
+    expect(webhookLines(output.lines)).toEqual([
       expect.objectContaining({ conclusion: "failure", status: 202, answered_early: true }),
     ]);
   });
