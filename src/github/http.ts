@@ -12,8 +12,8 @@
 
 import { type Failure, failure } from "../errors/catalogue";
 import type { Clock } from "../platform/clock";
+import { requestSignal } from "../platform/deadline";
 import { NO_ANSWER } from "../platform/fetch";
-import { isolateState } from "../platform/isolate";
 import {
   GITHUB_API_VERSION,
   GITHUB_REQUEST_TIMEOUT_MS,
@@ -40,27 +40,6 @@ export interface GitHubCall {
   what: string;
 }
 
-/** Per-instance knobs; the request timeout is shortened by tests that make the double hang. */
-interface HttpOptions {
-  timeoutMs: number;
-}
-
-const httpOptionsOf = isolateState<HttpOptions>(() => ({ timeoutMs: GITHUB_REQUEST_TIMEOUT_MS }));
-
-function httpOptions(rt: Runtime): HttpOptions {
-  return httpOptionsOf(rt);
-}
-
-/** The per-attempt timeout of this runtime's GitHub calls. */
-function requestTimeoutMs(rt: Runtime): number {
-  return httpOptions(rt).timeoutMs;
-}
-
-/** Overrides the per-request timeout of this runtime (tests, the benchmark). */
-export function setGitHubRequestTimeout(rt: Runtime, timeoutMs: number): void {
-  httpOptions(rt).timeoutMs = timeoutMs;
-}
-
 function baseUrlOf(rt: Runtime): string {
   if (!rt.config.ok) throw new Error("GitHub call without a valid configuration");
   return rt.config.value.githubBaseUrl;
@@ -85,7 +64,7 @@ export async function withTransientRetries<T>(
   let last = "";
   for (let n = 0; n <= GITHUB_TRANSIENT_RETRIES; n++) {
     if (n > 0) await sleep(GITHUB_RETRY_DELAY_MS * n);
-    const signal = AbortSignal.timeout(requestTimeoutMs(rt));
+    const signal = requestSignal(rt.caches, `${call.method} ${call.path}`, GITHUB_REQUEST_TIMEOUT_MS);
     const outcome = await attempt(signal);
     if ("noAnswer" in outcome) {
       if (signal.aborted) {

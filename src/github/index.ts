@@ -7,7 +7,6 @@
  */
 
 export { parseAppPrivateKey } from "./app-key";
-export { setGitHubRequestTimeout } from "./http";
 export { findInstallation, forgetInstallation, installationPermissions } from "./installation";
 export { appJwt, appJwtSignatures } from "./jwt";
 export { lackingPermissions, mintBody, mintInstallationToken } from "./mint";

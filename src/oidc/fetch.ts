@@ -10,6 +10,7 @@
  */
 
 import { readCapped } from "../platform/body";
+import { requestSignal } from "../platform/deadline";
 import { NO_ANSWER } from "../platform/fetch";
 import { ISSUER_FETCH_TIMEOUT_MS, MAX_ISSUER_REDIRECTS } from "../platform/limits";
 import type { OidcDeps } from "./deps";
@@ -49,11 +50,11 @@ function describe(error: unknown): string {
 
 /** GETs `url` and parses its JSON body of at most `maxBytes`, within the issuer fetch bounds. */
 export async function fetchJsonBounded(
-  deps: Pick<OidcDeps, "fetch">,
+  deps: Pick<OidcDeps, "fetch" | "caches">,
   url: string,
   maxBytes: number,
 ): Promise<FetchJsonResult> {
-  const signal = AbortSignal.timeout(ISSUER_FETCH_TIMEOUT_MS);
+  const signal = requestSignal(deps.caches, `GET ${url}`, ISSUER_FETCH_TIMEOUT_MS);
   let current = url;
   try {
     for (let hop = 0; ; hop++) {

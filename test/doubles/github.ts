@@ -47,6 +47,7 @@ import {
   type CheckRunRecord,
   DEFAULT_INSTALLATION_PERMISSIONS,
   type Fault,
+  faultPathRegex,
   type GitHubControl,
   type PullSetup,
   type Tenant,
@@ -168,19 +169,6 @@ function truncated(answer: DoubleResponse): DoubleResponse {
   return { ...answer, body, cutAfter: Math.floor(body.length / 2) };
 }
 
-function globToRegex(glob: string): RegExp {
-  const escaped = glob
-    .split("**")
-    .map((part) =>
-      part
-        .split("*")
-        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-        .join("[^/]*"),
-    )
-    .join(".*");
-  return new RegExp(`^${escaped}$`);
-}
-
 function tenantOf(id: string, tenants: Map<string, TenantState>): TenantState {
   const tenant = tenants.get(id);
   if (tenant === undefined) throw new Error(`unknown github tenant ${id}`);
@@ -255,7 +243,7 @@ export class GitHubDouble implements GitHubControl {
     const tenant = tenantOf(id, this.tenants);
     tenant.faults.push({
       ...fault,
-      regex: globToRegex(fault.path),
+      regex: faultPathRegex(fault.path),
       left: fault.times ?? Number.POSITIVE_INFINITY,
     });
   }

@@ -88,6 +88,20 @@ export interface Tenant {
   installations: Record<string, number>;
 }
 
+/** The paths a fault's `path` glob covers: `*` within one segment, `**` across segments. */
+export function faultPathRegex(glob: string): RegExp {
+  const escaped = glob
+    .split("**")
+    .map((part) =>
+      part
+        .split("*")
+        .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+        .join("[^/]*"),
+    )
+    .join(".*");
+  return new RegExp(`^${escaped}$`);
+}
+
 /**
  * How a faulted route answers:
  * - `unprocessable`: 422 with a validation message,

@@ -9,6 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
 import { ManualClock } from "../../src/platform/clock";
 import type { Env } from "../../src/platform/config";
+import { setDeadline } from "../../src/platform/deadline";
 import { createRuntime, type FetchFn, type Runtime, type RuntimeOptions } from "../../src/platform/runtime";
 import FOO from "../fixtures/policies/foo.sts.yaml?raw";
 import USE_ACTION from "../fixtures/policies/use-action.sts.yaml?raw";
@@ -76,6 +77,48 @@ export function countingRuntime(
     return respond(input, init);
   };
   return { rt: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
+}
+
+/**
+ * Times out, as `AbortSignal.timeout` would, the requests of `rt` that `matches` picks (by
+ * `METHOD URL-or-path`), made while `work` runs, each once `held()` (the matching requests the double has
+ * received) has grown by more than were already timed out: the double has the request and will never
+ * finish its answer. So a test of a
+ * hanging service waits on no clock, and the time out cannot come before the request reaches the double,
+ * however slow the machine. Every other request keeps its real timeout; `rt`'s own deadlines are restored
+ * when `work` settles.
+ */
+export async function timingOut<T>(
+  rt: Runtime,
+  matches: (target: string) => boolean,
+  held: () => Promise<number>,
+  work: () => Promise<T>,
+): Promise<T> {
+  const waiting: AbortController[] = [];
+  setDeadline(rt.caches, (target) => {
+    if (!matches(target)) return null;
+    const controller = new AbortController();
+    waiting.push(controller);
+    return controller.signal;
+  });
+  const before = await held();
+  let settled = false;
+  const running = work().finally(() => {
+    settled = true;
+  });
+  try {
+    let timedOut = 0;
+    while (!settled) {
+      const next = waiting[timedOut];
+      if (next !== undefined && (await held()) - before > timedOut) {
+        next.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+        timedOut++;
+      } else await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return await running;
+  } finally {
+    setDeadline(rt.caches, null);
+  }
 }
 
 interface ConsoleCapture {

@@ -11,10 +11,9 @@ import {
   type Installation,
   lackingPermissions,
   mintInstallationToken,
-  setGitHubRequestTimeout,
   type TokenRequest,
 } from "../../../src/github";
-import { github } from "../helpers";
+import { github, timingOut } from "../helpers";
 import { type GitHubTenant, tenant } from "./setup";
 
 afterEach(async () => {
@@ -195,9 +194,15 @@ describe("mint failures", () => {
   it("a hanging GitHub → GITHUB_UNAVAILABLE, not a 500", async () => {
     const t = await tenant();
     const inst = await installed(t);
-    setGitHubRequestTimeout(t.rt, 250);
     await github.addFault(t.id, { method: "POST", path: MINT_PATH, answer: "hang" });
-    const result = await mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } });
+    const isMint = (c: { method: string; path: string }) =>
+      c.method === "POST" && c.path.endsWith("/access_tokens");
+    const result = await timingOut(
+      t.rt,
+      (target) => target.startsWith("POST ") && target.endsWith("/access_tokens"),
+      async () => (await github.calls(t.id)).filter(isMint).length,
+      () => mintInstallationToken(t.rt, "org", inst, { permissions: { issues: "read" } }),
+    );
     expect(!result.ok && result.failure.reason).toBe("GITHUB_UNAVAILABLE");
     expect(!result.ok && result.failure.detail).toContain("timed out");
   });

@@ -14,10 +14,9 @@ import {
   lookupPolicy,
   mintInstallationToken,
   readPolicy,
-  setGitHubRequestTimeout,
 } from "../../../src/github";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
-import { FOO_POLICY, github } from "../helpers";
+import { FOO_POLICY, github, timingOut } from "../helpers";
 import { CONTENTS, type GitHubTenant, runtimeAt, tenant, waiter } from "./setup";
 
 afterEach(async () => {
@@ -197,10 +196,15 @@ describe("transient failures", () => {
   it("a hang → GITHUB_UNAVAILABLE (503), not a 500", async () => {
     const t = await tenant();
     const inst = await installed(t);
-    setGitHubRequestTimeout(t.rt, 250);
     await github.addFault(t.id, { path: CONTENTS, answer: "hang", times: 1 });
     const ctx = waiter();
-    const result = await readPolicy(t.rt, ctx, "org", inst, "repo", "foo");
+    const result = await timingOut(
+      t.rt,
+      (target) => target.startsWith("GET /repos/org/repo/contents/"),
+      async () =>
+        (await github.calls(t.id)).filter((c) => c.path.startsWith("/repos/org/repo/contents/")).length,
+      () => readPolicy(t.rt, ctx, "org", inst, "repo", "foo"),
+    );
     expect(!result.ok && result.failure.reason).toBe("GITHUB_UNAVAILABLE");
     if (!result.ok) expect(errorResponse(result.failure, { requestId: "r", domain: "d" }).status).toBe(503);
     await ctx.settle();

@@ -13,15 +13,10 @@
 import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { setGitHubRequestTimeout } from "../../../src/github";
-import {
-  GITHUB_REQUEST_TIMEOUT_MS,
-  ISSUER_FAILURE_TTL_MS,
-  JWKS_REFETCH_COOLDOWN_MS,
-} from "../../../src/platform/limits";
+import { ISSUER_FAILURE_TTL_MS, JWKS_REFETCH_COOLDOWN_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall as GitHubCall } from "../../shared/control-client";
-import type { FaultAnswer } from "../../shared/github-double";
+import { type FaultAnswer, faultPathRegex } from "../../shared/github-double";
 import type { CreatedIssuer } from "../../shared/issuer-double";
 import {
   sha,
@@ -30,7 +25,7 @@ import {
   policyPath as webhookPolicyPath,
   world as webhookWorldOf,
 } from "../endpoints/webhook-world";
-import { captureConsole, countingRuntime, github, issuers } from "../helpers";
+import { captureConsole, countingRuntime, github, issuers, timingOut } from "../helpers";
 import { ACTIONS, oneSmallAuditLine, policyFiles, type Sent, type World, world } from "./world";
 
 const HANG = 60_000;
@@ -57,12 +52,26 @@ function fooPolicy(issuer: string): string {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * A GitHub that never answers (or never finishes an answer) is waited for up to the request timeout:
- * 2 s instead of 10 for the faulted request only, still far above any answer of the double on a loaded
- * machine (the exchange after the fault runs with the real timeout again).
+ * Runs `work` against a GitHub faulted at `glob` with `answer`. A GitHub that never answers (or never
+ * finishes an answer) is waited for up to the request timeout: here the faulted request times out as soon
+ * as the double holds it (test/worker/helpers.ts, `timingOut`), so no test waits the real 10 s and none
+ * depends on the machine's speed; every other request keeps its real timeout.
  */
-function shortTimeoutFor(rt: Runtime, answer: FaultAnswer): void {
-  if (answer === "hang" || answer === "truncated-json") setGitHubRequestTimeout(rt, 2_000);
+function faulted<T>(
+  w: { rt: Runtime; calls(): Promise<GitHubCall[]> },
+  glob: string,
+  answer: FaultAnswer,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (answer !== "hang" && answer !== "truncated-json") return work();
+  const regex = faultPathRegex(glob);
+  const onPath = (path: string) => regex.test(path.split("?")[0] ?? path);
+  return timingOut(
+    w.rt,
+    (target) => onPath(target.slice(target.indexOf(" ") + 1)),
+    async () => (await w.calls()).filter((c) => onPath(c.path)).length,
+    work,
+  );
 }
 
 /** A KV namespace that throws or answers slowly on demand, in front of the test namespace. */
@@ -234,15 +243,14 @@ describe("faults", () => {
             const w = await fooWorld();
             if (warm) expectGranted(await exchange(w));
             const before = (await w.calls()).length;
-            shortTimeoutFor(w.rt, answer);
             await github.addFault(w.ghId, { path, answer, retryAfter: 120 });
-            const refused = expectRefused(await exchange(w), status, reason, retryAfter);
+            const sent = await faulted(w, path, answer, () => exchange(w));
+            const refused = expectRefused(sent, status, reason, retryAfter);
             const attempts = (await callsSince(w, before)).filter(is).length;
             const [least, most] = attemptsOf(answer);
             expect(attempts, `audit detail: ${refused.detail}`).toBeGreaterThanOrEqual(least);
             expect(attempts).toBeLessThanOrEqual(most);
             await github.clearFaults(w.ghId);
-            setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
             const seen = (await w.calls()).length;
             const line = expectGranted(await exchange(w));
             // Nothing of the failure was kept: the faulted call is made again.
@@ -367,9 +375,8 @@ describe("faults", () => {
       "GitHub answering %s reading it (no copy at hand): %i %s; cleared, it is read again and the exchange granted",
       async (answer, status, reason, retryAfter) => {
         const w = await orgWorld();
-        shortTimeoutFor(w.rt, answer);
         await github.addFault(w.ghId, { path, answer, retryAfter: 90, resetInSeconds: 200 });
-        const sent = await exchange(w);
+        const sent = await faulted(w, path, answer, () => exchange(w));
         if (retryAfter === null) {
           expect([sent.status, sent.reason]).toEqual([status, reason]);
           expect(Number(sent.response.headers.get("Retry-After"))).toBeGreaterThanOrEqual(195);
@@ -377,7 +384,6 @@ describe("faults", () => {
         } else expectRefused(sent, status, reason, retryAfter);
         expect((await w.calls()).some(isPolicyRead)).toBe(false);
         await github.clearFaults(w.ghId);
-        setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
         const seen = (await w.calls()).length;
         const line = expectGranted(await exchange(w));
         expect((await callsSince(w, seen)).filter(isOrgRead)).toHaveLength(1);
@@ -397,6 +403,32 @@ describe("faults", () => {
       return { w, send };
     }
 
+    /**
+     * Runs `send`; a document the issuer holds unanswered (`behaviour` says "hang") times out as soon as
+     * the double holds the request (test/worker/helpers.ts, `timingOut`), not after the real 3 s.
+     */
+    function hanging<T>(
+      issuer: CreatedIssuer,
+      rt: Runtime,
+      behaviour: { discovery?: unknown; jwks?: unknown },
+      send: () => Promise<T>,
+    ): Promise<T> {
+      const document =
+        behaviour.discovery === "hang"
+          ? "/.well-known/openid-configuration"
+          : behaviour.jwks === "hang"
+            ? "/jwks"
+            : null;
+      if (document === null) return send();
+      const held = (path: string) => path.includes(document);
+      return timingOut(
+        rt,
+        held,
+        async () => (await issuers.calls(issuer.id)).filter((c) => held(c.path)).length,
+        send,
+      );
+    }
+
     it.each([
       ["hanging on discovery", 400, "DISCOVERY_FAILED", { discovery: "hang" as const }],
       ["hanging on the JWKS", 401, "SIGNATURE_INVALID", { jwks: "hang" as const }],
@@ -414,7 +446,7 @@ describe("faults", () => {
         const issuer = await issuers.createIssuer();
         const { w, send } = await issuerWorld(issuer);
         await issuers.setBehaviour(issuer.id, behaviour);
-        expectRefused(await send(), status, reason, null);
+        expectRefused(await hanging(issuer, w.rt, behaviour, send), status, reason, null);
         await issuers.setBehaviour(issuer.id, { discovery: "ok", jwks: "ok" });
         // Same isolate, within the minute: remembered, nothing fetched.
         const before = (await issuers.calls(issuer.id)).length;
@@ -477,9 +509,8 @@ describe("faults of the webhook", () => {
         `GitHub answering ${answer} on ${edge}: 503 GITHUB_UNAVAILABLE with Retry-After 30, one audit line; redelivered once cleared, it is read again and the run posted`,
         async () => {
           const w = await webhookWorld();
-          shortTimeoutFor(w.rt, answer);
           await github.addFault(w.id, { path, answer });
-          const refused = await w.pullRequest("opened", 7, HEAD);
+          const refused = await faulted(w, path, answer, () => w.pullRequest("opened", 7, HEAD));
           const lines = webhookLines(output.lines);
           expect(lines, "webhook audit lines").toHaveLength(1);
           expect([refused.status, lines[0]?.reason], `detail: ${String(lines[0]?.detail)}`).toEqual([
@@ -492,7 +523,6 @@ describe("faults of the webhook", () => {
           expect(madeBefore).toBe(path.endsWith("check-runs") && answer === "truncated-json" ? 1 : 0);
           expect((await w.tokens()).every((t) => t.revoked)).toBe(true);
           await github.clearFaults(w.id);
-          setGitHubRequestTimeout(w.rt, GITHUB_REQUEST_TIMEOUT_MS);
           output.lines.length = 0;
           const again = await w.pullRequest("opened", 7, HEAD);
           expect(again.status).toBe(200);

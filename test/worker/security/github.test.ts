@@ -7,20 +7,14 @@
 
 import { reset } from "cloudflare:test";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  findInstallation,
-  type Installation,
-  mintInstallationToken,
-  readPolicy,
-  setGitHubRequestTimeout,
-} from "../../../src/github";
+import { findInstallation, type Installation, mintInstallationToken, readPolicy } from "../../../src/github";
 import { rateLimitOf } from "../../../src/github/http";
 import type { ManualClock } from "../../../src/platform/clock";
 import { POLICY_FRESH_TTL_MS } from "../../../src/platform/limits";
 import type { FetchFn, Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
 import { CONTENTS, tenant, waiter } from "../github/setup";
-import { countingRuntime, FOO_POLICY, github } from "../helpers";
+import { countingRuntime, FOO_POLICY, github, timingOut } from "../helpers";
 
 afterEach(async () => {
   await reset();
@@ -93,10 +87,15 @@ describe("the policy-read token is revoked on every path out of the read", () =>
     const t = await tenant();
     const found = await findInstallation(t.rt, "org");
     if (!found.ok) throw new Error(found.failure.reason);
-    setGitHubRequestTimeout(t.rt, 250);
     await github.addFault(t.id, { path: CONTENTS, answer, retryAfter: 5, resetInSeconds: 5 });
     const ctx = waiter();
-    const result = await readPolicy(t.rt, ctx, "org", found.value, "repo", "foo");
+    const result = await timingOut(
+      t.rt,
+      (target) => target.startsWith("GET /repos/org/repo/contents/"),
+      async () =>
+        (await github.calls(t.id)).filter((c) => c.path.startsWith("/repos/org/repo/contents/")).length,
+      () => readPolicy(t.rt, ctx, "org", found.value, "repo", "foo"),
+    );
     await ctx.settle();
     expect(result.ok).toBe(false);
     const tokens = await github.tokens(t.id);
