@@ -12,7 +12,7 @@
 
 import { type Failure, failure } from "../errors/catalogue";
 import type { Clock } from "../platform/clock";
-import { requestSignal } from "../platform/deadline";
+import { requestSignal, retryPause } from "../platform/deadline";
 import { NO_ANSWER } from "../platform/fetch";
 import {
   GITHUB_API_VERSION,
@@ -45,8 +45,6 @@ function baseUrlOf(rt: Runtime): string {
   return rt.config.value.githubBaseUrl;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** One attempt of a call: GitHub's answer and its status, or no answer at all (and why, in our words). */
 export type Attempt<T> = { answer: T; status: number; discard?: () => Promise<void> } | { noAnswer: string };
 
@@ -63,7 +61,7 @@ export async function withTransientRetries<T>(
 ): Promise<{ ok: true; value: T } | { ok: false; failure: Failure }> {
   let last = "";
   for (let n = 0; n <= GITHUB_TRANSIENT_RETRIES; n++) {
-    if (n > 0) await sleep(GITHUB_RETRY_DELAY_MS * n);
+    if (n > 0) await retryPause(rt.caches, GITHUB_RETRY_DELAY_MS * n);
     const signal = requestSignal(rt.caches, `${call.method} ${call.path}`, GITHUB_REQUEST_TIMEOUT_MS);
     const outcome = await attempt(signal);
     if ("noAnswer" in outcome) {

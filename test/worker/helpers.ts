@@ -9,7 +9,7 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, type MockInstance, vi } from "vitest";
 import { ManualClock } from "../../src/platform/clock";
 import type { Env } from "../../src/platform/config";
-import { setDeadline } from "../../src/platform/deadline";
+import { setDeadline, setRetryPause } from "../../src/platform/deadline";
 import { createRuntime, type FetchFn, type Runtime, type RuntimeOptions } from "../../src/platform/runtime";
 import FOO from "../fixtures/policies/foo.sts.yaml?raw";
 import USE_ACTION from "../fixtures/policies/use-action.sts.yaml?raw";
@@ -43,8 +43,17 @@ export function testEnv(overrides: Partial<Env> = {}): Env {
   };
 }
 
+/**
+ * A runtime for tests: its retries go at once instead of after their pauses (what is retried and how
+ * often is the same; test/worker/platform/deadline.test.ts shows the pauses themselves).
+ */
+function quickRetries(rt: Runtime): Runtime {
+  setRetryPause(rt.caches, async () => {});
+  return rt;
+}
+
 export function testRuntime(overrides: Partial<Env> = {}, options: RuntimeOptions = {}): Runtime {
-  return createRuntime(testEnv(overrides), { clock: new ManualClock(), ...options });
+  return quickRetries(createRuntime(testEnv(overrides), { clock: new ManualClock(), ...options }));
 }
 
 /** The URL of an outbound request, whichever form `fetch` was given it in. */
@@ -76,7 +85,7 @@ export function countingRuntime(
     fetches.push(urlOf(input));
     return respond(input, init);
   };
-  return { rt: createRuntime(testEnv(overrides), { clock, fetch: counted }), clock, fetches };
+  return { rt: quickRetries(createRuntime(testEnv(overrides), { clock, fetch: counted })), clock, fetches };
 }
 
 /**

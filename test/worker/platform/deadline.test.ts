@@ -5,12 +5,46 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { findInstallation } from "../../../src/github";
+import { findInstallation, mintInstallationToken } from "../../../src/github";
 import { verifyBearer } from "../../../src/oidc";
-import { requestSignal, setDeadline } from "../../../src/platform/deadline";
-import { GITHUB_REQUEST_TIMEOUT_MS, ISSUER_FETCH_TIMEOUT_MS } from "../../../src/platform/limits";
+import { requestSignal, retryPause, setDeadline, setRetryPause } from "../../../src/platform/deadline";
+import {
+  GITHUB_REQUEST_TIMEOUT_MS,
+  GITHUB_RETRY_DELAY_MS,
+  ISSUER_FETCH_TIMEOUT_MS,
+} from "../../../src/platform/limits";
 import { tenant } from "../github/setup";
-import { countingRuntime, issuers } from "../helpers";
+import { countingRuntime, github, issuers } from "../helpers";
+
+describe("retry pauses", () => {
+  it("a retry of a 5xx waits GITHUB_RETRY_DELAY_MS, then twice that (the tests' runtimes skip the waits)", async () => {
+    const t = await tenant();
+    const found = await findInstallation(t.rt, "org");
+    if (!found.ok) throw new Error(found.failure.reason);
+    const paused: number[] = [];
+    setRetryPause(t.rt.caches, async (ms) => {
+      paused.push(ms);
+    });
+    await github.addFault(t.id, { path: "/app/installations/*/access_tokens", answer: "server-error" });
+    const minted = await mintInstallationToken(t.rt, "org", found.value, { permissions: { issues: "read" } });
+    expect(!minted.ok && minted.failure.reason).toBe("GITHUB_UNAVAILABLE");
+    expect(paused).toEqual([GITHUB_RETRY_DELAY_MS, 2 * GITHUB_RETRY_DELAY_MS]);
+  });
+
+  it("by default a pause is a real wait: still pending once everything queued so far has run", async () => {
+    const { rt } = countingRuntime();
+    setRetryPause(rt.caches, null);
+    let done = false;
+    const pause = retryPause(rt.caches, 20).then(() => {
+      done = true;
+    });
+    await Promise.resolve();
+    await new Promise((resolve) => queueMicrotask(() => resolve(undefined)));
+    expect(done).toBe(false);
+    await pause;
+    expect(done).toBe(true);
+  });
+});
 
 describe("request deadlines", () => {
   it("by default a request is aborted with a TimeoutError once its limit has passed", async () => {
