@@ -25,6 +25,7 @@ import type {
   IssuerKeys,
   MintOptions,
 } from "../shared/issuer-double";
+import { pooledRsaJwk } from "./rsa-pool";
 import {
   type CallLog,
   type DoubleRequest,
@@ -62,8 +63,14 @@ interface Tenant extends CallLog {
 }
 
 async function newKey(alg: DoubleAlg): Promise<SigningKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const kid = `${alg.toLowerCase()}-${randomBytes(6).toString("hex")}`;
+  const pooled = alg === "RS256" ? pooledRsaJwk() : undefined;
+  if (pooled !== undefined) {
+    const privateKey = (await importJWK(pooled, alg, { extractable: true })) as CryptoKey;
+    const publicJwk = { kty: "RSA", n: pooled.n, e: pooled.e, kid, alg, use: "sig" };
+    return { alg, kid, privateKey, publicJwk };
+  }
+  const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = { ...(await exportJWK(publicKey)), kid, alg, use: "sig" };
   return { alg, kid, privateKey, publicJwk };
 }
