@@ -8,7 +8,6 @@
 
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Miniflare } from "miniflare";
 import { compatibility } from "./bench-stack";
 
 export async function probeTailCpu(): Promise<{ value: string; note: string }> {
@@ -31,6 +30,7 @@ export async function probeTailCpu(): Promise<{ value: string; note: string }> {
   await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
   const port = (collector.address() as AddressInfo).port;
   const { date } = compatibility();
+  const { Miniflare } = await import("miniflare");
   const mf = new Miniflare({
     host: "127.0.0.1",
     port: 0,

@@ -6,7 +6,6 @@
 
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { fetch as mfFetch } from "miniflare";
 import { decodeVlq, packageOf } from "./bench-bundle";
 
 interface CallFrame {
@@ -96,6 +95,7 @@ class InspectorSession {
     }[];
     const target = list.find((t) => t.id.startsWith("core:user")) ?? list[0];
     if (target === undefined) throw new Error("workerd inspector lists no target");
+    const { fetch: mfFetch } = await import("miniflare");
     const response = await mfFetch(target.webSocketDebuggerUrl.replace(/^ws:/, "http:"), {
       headers: { upgrade: "websocket" },
     });

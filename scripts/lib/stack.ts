@@ -12,7 +12,7 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { Miniflare } from "miniflare";
+import type { Miniflare } from "miniflare";
 import { type Doubles, startDoubles } from "../../test/doubles/launch";
 import { createOutboundRouter, type OutboundCounter } from "../../test/doubles/outbound";
 import { UserError } from "./cli";
@@ -125,7 +125,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   let partial = "";
   const before = workerdChildren();
   const started = performance.now();
-  const miniflare = new Miniflare({
+  // Loaded here, not at the top: a script answers --help or a usage error before half a second of
+  // Miniflare loads.
+  const { Miniflare: MiniflareClass } = await import("miniflare");
+  const miniflare: Miniflare = new MiniflareClass({
     // The script as one ES module given by content: with `scriptPath`, Miniflare first parses the whole
     // bundle in Node to find its imports (300–400 ms for this bundle), which is not the Worker's start-up.
     modules: [

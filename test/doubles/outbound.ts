@@ -5,7 +5,10 @@
  * other destination is refused, so no test can reach the network.
  */
 
-import { type Request as MfRequest, Response as MfResponse, fetch as mfFetch } from "miniflare";
+import type { Request as MfRequest, Response as MfResponse } from "miniflare";
+
+/** Miniflare, loaded on the first routed request: a script answers --help before it loads. */
+const miniflare = () => import("miniflare");
 
 export interface OutboundRoutes {
   /** hostname (lowercase, e.g. `api.github.com`) → base URL of the double serving it. */
@@ -31,6 +34,7 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundCounter) {
   return async (request: MfRequest): Promise<MfResponse> => {
+    const { Response: MfResponse, fetch: mfFetch } = await miniflare();
     const url = new URL(request.url);
     const host = url.hostname.toLowerCase();
     if (counter) counter.counts.set(host, (counter.counts.get(host) ?? 0) + 1);
