@@ -688,6 +688,12 @@ try {
   target("bundle ≤ 380 KiB minified", bundle.minBytes <= 380 * KiB, fmtKiB(bundle.minBytes));
   target("bundle ≤ 122 KiB gzipped", bundle.gzipBytes <= 122 * KiB, fmtKiB(bundle.gzipBytes));
 
+  // ---- self-check: a figure that came out empty or not a number is a measuring fault, not a result ----
+  for (const [what, value] of rows) {
+    if (value.trim() === "" || /NaN|undefined|Infinity/.test(value))
+      problems.push(`${what}: no figure (${value})`);
+  }
+
   // ---- print -------------------------------------------------------------------------------------
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));

@@ -1,10 +1,10 @@
 /**
- * The benchmark must not rot: its smoke mode runs end to end and prints every row and every target.
- * No test here asserts a duration (durations depend on the machine and its load, so such a test would
- * only be flaky): only that the figures are produced and well-formed.
+ * The benchmark's own arithmetic: percentiles, attributing a bundle's bytes to packages, classifying
+ * outbound calls. That it still runs end to end is kept by `.ci/run`, which runs `npm run bench:smoke`
+ * on every change; the smoke run fails when a figure comes out empty or not a number, never on its value
+ * (durations depend on the machine and its load, so no test here asserts one).
  */
 
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -86,79 +86,4 @@ describe("bench statistics and attribution", () => {
     expect(classifyIssuer("/.well-known/openid-configuration")).toBe("discovery");
     expect(classifyIssuer("/.well-known/jwks")).toBe("jwks");
   });
-});
-
-const ROWS = [
-  "warm exchange, median latency",
-  "warm exchange, p99 latency",
-  "warm exchange, sequential throughput",
-  "warm exchange, concurrent throughput",
-  "floor, median latency",
-  "floor, p99 latency",
-  "floor, sequential throughput",
-  "floor, concurrent throughput",
-  "RATIO warm / floor (median latency)",
-  "outbound per warm exchange",
-  "outbound, cold exchange",
-  "outbound, new isolate + warm KV",
-  "CPU per warm exchange (workerd process)",
-  "CPU per request as workerd reports it",
-  "bundle, minified",
-  "bundle, gzipped (level 9)",
-  "start-up: new workerd ready, real Worker",
-  "start-up: new workerd ready, floor",
-  "first exchange after start (cold)",
-  "cold: new isolate, empty KV, CPU beyond I/O",
-  "cold: new isolate, warm KV, CPU beyond I/O",
-  "cold: new isolate, warm KV, policy miss, CPU beyond I/O",
-  "cold floor: first request, CPU beyond I/O",
-  "start-up CPU: module evaluation over the floor",
-  "audit lines during warm runs",
-];
-
-describe("npm run bench -- --smoke", () => {
-  it("runs in seconds and prints every row and every target", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bench-smoke-"));
-    const jsonPath = join(dir, "bench.json");
-    try {
-      const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
-        (resolve) => {
-          execFile(
-            process.execPath,
-            ["scripts/run.mjs", "scripts/bench.ts", "--smoke", "--json", jsonPath],
-            { timeout: 280_000, maxBuffer: 8 * 1024 * 1024 },
-            (error, out, err) =>
-              resolve({ code: error ? Number(error.code ?? 1) : 0, stdout: out, stderr: err }),
-          );
-        },
-      );
-      expect(stderr + stdout).not.toContain("bench could not measure correctly");
-      expect(code).toBe(0);
-      for (const label of ROWS) expect(stdout).toContain(label);
-      const report = JSON.parse(readFileSync(jsonPath, "utf8")) as {
-        rows: [string, string, string][];
-        targets: { name: string; pass: boolean; measured: string }[];
-        problems: string[];
-      };
-      expect(report.problems).toEqual([]);
-      expect(report.targets.map((t) => t.name.split(" ")[0])).toEqual([
-        "warm",
-        "warm:",
-        "new",
-        "cold:",
-        "cold:",
-        "cold:",
-        "bundle",
-        "bundle",
-      ]);
-      for (const t of report.targets)
-        expect(stdout).toMatch(
-          new RegExp(`^(PASS|FAIL)  ${t.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`, "m"),
-        );
-      // every figure is a number with its unit, never NaN or empty
-      for (const [, value] of report.rows) expect(value).not.toMatch(/NaN|undefined|^$/);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 300_000);
 });
