@@ -45,6 +45,7 @@ const SCRIPTS: [name: string, argv: string[], usage: string][] = [
   ["deploy", ["scripts/run.mjs", "scripts/deploy.ts"], "usage: npm run deploy"],
   ["start", ["scripts/start.mjs"], "usage: npm start"],
   ["schema", ["scripts/schema.mjs"], "usage: npm run schema"],
+  ["typecheck", ["scripts/typecheck.mjs"], "usage: npm run typecheck"],
   ["build:cli", ["scripts/build-cli.mjs"], "usage: npm run build:cli"],
   ["sts-policy", ["bin/sts-policy.mjs"], "usage:"],
 ];
