@@ -452,10 +452,11 @@ async function appStep(): Promise<AppCredentials | undefined> {
     );
     return existing;
   }
+  const app = await createApp();
+  // Only now: a flow that timed out or was cancelled leaves no empty directory and the old App in place.
   mkdirSync(secretsDir, { recursive: true, mode: 0o700 });
   chmodSync(secretsDir, 0o700);
   if (existing !== undefined) setAside(existing);
-  const app = await createApp();
   writePrivate(appJsonPath, `${JSON.stringify(app, null, 2)}\n`);
   writePrivate(keyPath, app.pem.endsWith("\n") ? app.pem : `${app.pem}\n`);
   say(`  created App ${app.id} (${app.slug}); its JSON and key: ${shown(appJsonPath)}, ${shown(keyPath)}`);
@@ -585,6 +586,20 @@ function configStep(app: AppCredentials | undefined, kvId: string | undefined): 
   say(dim(`  (each an edit of one line of ${configPath}; the rest of the file is as it was)`));
 }
 
+/**
+ * The secrets and KV steps need wrangler logged in to Cloudflare: checked before the App is created, so
+ * a run that could not finish never leaves a new App on GitHub with its key nowhere but on this disk.
+ * `wrangler whoami` exits 0 either way; it says "You are not authenticated" when nobody is logged in.
+ */
+function requireLogin(wrangler: Wrangler): void {
+  const run = runWrangler(wrangler, ["whoami"]);
+  const text = `${run.stdout}\n${run.stderr}`;
+  if (run.status === 0 && !/not authenticated/i.test(text)) return;
+  throw new UserError(
+    `wrangler is not logged in to Cloudflare, which the secrets and KV steps need: npx wrangler login (or set CLOUDFLARE_API_TOKEN), then run ${SCRIPT} again; --skip-secrets --skip-kv makes only the App${run.status === 0 ? "" : `\n${wranglerError(run)}`}`,
+  );
+}
+
 // ---- main -------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -596,6 +611,7 @@ async function main(): Promise<void> {
     throw new UserError(`${secretsDir} is not a directory (--secrets-dir DIR)`);
   }
   const wrangler = wranglerCommand(value("wrangler"));
+  if (!has("skip-secrets") || !has("skip-kv")) requireLogin(wrangler);
   const app = await appStep();
   secretsStep(wrangler, app);
   const kvId = kvStep(wrangler);

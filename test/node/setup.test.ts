@@ -7,7 +7,16 @@
 
 import { execFile } from "node:child_process";
 import { createSign } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -235,6 +244,7 @@ describe("npm run setup", () => {
     const second = wranglerState(p);
     expect(second.namespaces).toHaveLength(1);
     expect(second.calls.slice(calls).map((c) => c.argv.slice(0, 3).join(" "))).toEqual([
+      "whoami",
       "secret put GITHUB_APP_PRIVATE_KEY",
       "secret put GITHUB_WEBHOOK_SECRET",
     ]);
@@ -266,7 +276,7 @@ describe("npm run setup", () => {
     expect(after).toContain('id = "0123456789abcdef0123456789abcdef"');
     expect(after).toContain('GITHUB_APP_ID = "424242"');
     const state = wranglerState(p);
-    expect(state.calls.map((c) => c.argv.slice(0, 3).join(" "))).toEqual(["kv namespace list"]);
+    expect(state.calls.map((c) => c.argv.slice(0, 3).join(" "))).toEqual(["whoami", "kv namespace list"]);
 
     const all = await setup(p, ["--skip-app", "--skip-secrets", "--skip-kv", "--skip-config"]);
     expect(all.code, all.out + all.err).toBe(0);
@@ -286,15 +296,23 @@ describe("npm run setup", () => {
     }
   }, 300_000);
 
-  it("says what to do when wrangler is not logged in, and refuses a URL for --domain, without a stack", async () => {
+  it("says what to do when wrangler is not logged in, before creating any App, and refuses a URL for --domain, without a stack", async () => {
     const p = project();
     writeFileSync(p.state, JSON.stringify({ loggedIn: false }));
     const r = await setup(p, ["--skip-app", "--skip-secrets"]);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("wrangler kv namespace list failed");
+    expect(r.err).toContain("wrangler is not logged in to Cloudflare");
     expect(r.err).toContain("CLOUDFLARE_API_TOKEN");
     expect(r.err).toContain("npx wrangler login");
     expect(r.err).not.toMatch(/^\s+at /m);
+
+    // The whole path: refused before the browser opens, so no App is made and no directory left behind.
+    const full = await setup(p, BASE);
+    expect(full.code).toBe(1);
+    expect(full.err).toContain("--skip-secrets --skip-kv makes only the App");
+    expect(existsSync(p.log)).toBe(false);
+    expect(existsSync(p.secrets)).toBe(false);
+    expect(wranglerState(p).calls.map((c) => c.argv[0])).toEqual(["whoami", "whoami"]);
 
     const url = await setup(p, ["--domain", "https://sts.example.com/"]);
     expect(url.code).toBe(2);
