@@ -698,7 +698,12 @@ describe("security matrix", () => {
         { secret: null, headers: { "X-Hub-Signature": "sha1=0123456789abcdef0123456789abcdef01234567" } },
         { secret: null },
         { signature: "sha256=not-hex" },
-        { signature: (await signatureOf(TEST_WEBHOOK_SECRET, body)).replace(/.$/, "0") },
+        // The right signature with its last digit changed (to another digit: "0" for "0" would be no change).
+        {
+          signature: (await signatureOf(TEST_WEBHOOK_SECRET, body)).replace(/.$/, (d) =>
+            d === "0" ? "1" : "0",
+          ),
+        },
       ]) {
         const response = await w.post("pull_request", payload, options);
         expect(response.status).toBe(401);
