@@ -2,7 +2,8 @@
  * @module policy/yaml
  * Reads a policy file the way octo-sts does (docs/policy-reference.md, "YAML rules"): go-yaml v2 (YAML 1.1)
  * resolves plain scalars, then sigs.k8s.io/yaml turns them into the strings the Go struct fields hold.
- * The `yaml` package parses (with every scalar kept as text, the "failsafe" schema), and this module
+ * The `yaml` package's Lexer and Parser read the text into a concrete syntax tree, ./yaml-compose.ts
+ * composes it (with the refusals of the package's Composer, every scalar kept as text), and this module
  * resolves plain scalars itself with go-yaml v2's table, because the `yaml` package's YAML 1.1 schema
  * disagrees with Go in places that change a policy's meaning (`1e6` is a float for Go, a string for
  * YAML 1.1; dates become timestamps; sexagesimal `1:30` becomes 90).
@@ -11,10 +12,22 @@
  * every later problem can point at the line and column the user wrote.
  */
 
-import { isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, type Node, parseDocument, visit } from "yaml";
+import type { CST, Lexer as LexerType, Parser as ParserType } from "yaml";
+// The package's "exports" name only its entry point, and through it esbuild keeps the Document,
+// Composer, schema and stringifier modules in the Worker (it cannot tell them free of side effects):
+// the Lexer and Parser files are imported by path instead, which keeps some 70 KiB out of the bundle
+// (docs/performance.md, "Bundle"). They are the package's ES module build, which has no type
+// declarations: the types are the entry point's.
+// @ts-expect-error no declaration file beside the ES module build
+import { Lexer as LexerModule } from "../../node_modules/yaml/browser/dist/parse/lexer.js";
+// @ts-expect-error no declaration file beside the ES module build
+import { Parser as ParserModule } from "../../node_modules/yaml/browser/dist/parse/parser.js";
 import { MAX_POLICY_EXPANDED_CHARS, MAX_POLICY_YAML_NODES } from "../platform/limits";
-
 import { NO_POS, type Pos } from "./problem";
+import { compose, MAP_TAG, type RawNode, SEQ_TAG } from "./yaml-compose";
+
+const Lexer = LexerModule as typeof LexerType;
+const Parser = ParserModule as typeof ParserType;
 
 export { NO_POS, type Pos };
 
@@ -105,7 +118,7 @@ function goFormatFloat32(v: number): string {
 }
 
 /** go-yaml v2 `resolve()` for a plain (unquoted) scalar, then sigs.k8s.io/yaml's string conversion. */
-function resolvePlain(raw: string): { scalar: ScalarKind; text: string } {
+export function resolvePlain(raw: string): { scalar: ScalarKind; text: string } {
   if (NULLS.has(raw)) return { scalar: "null", text: "" };
   if (TRUES.has(raw)) return { scalar: "bool", text: "true" };
   if (FALSES.has(raw)) return { scalar: "bool", text: "false" };
@@ -142,27 +155,15 @@ const KNOWN_TAGS = new Set([
   "tag:yaml.org,2002:float",
   "tag:yaml.org,2002:bool",
   "tag:yaml.org,2002:null",
-  "tag:yaml.org,2002:map",
-  "tag:yaml.org,2002:seq",
+  MAP_TAG,
+  SEQ_TAG,
 ]);
 
-/** First line of a `yaml` error, without its "at line X, column Y" suffix (the position is separate). */
-function yamlMessage(message: string): string {
-  const first = message.split("\n")[0] ?? message;
-  return first.replace(/ at line \d+, column \d+:?$/, "");
-}
-
 /**
- * Lexing is some twenty times cheaper than building the document: a file with more tokens than any
- * policy within the node budget could have (a 1 MiB flow list) is refused before it costs seconds.
+ * Lexing is far cheaper than composing: a file with more tokens than any policy within the node
+ * budget could have (a 1 MiB flow list) is refused as soon as the Lexer has read that many.
  */
 const MAX_POLICY_YAML_TOKENS = MAX_POLICY_YAML_NODES * 10;
-
-function tooManyTokens(text: string): boolean {
-  let tokens = 0;
-  for (const _ of new Lexer().lex(text)) if (++tokens > MAX_POLICY_YAML_TOKENS) return true;
-  return false;
-}
 
 const TOO_BIG: YamlResult = {
   ok: false,
@@ -171,39 +172,52 @@ const TOO_BIG: YamlResult = {
 
 /** Parses one YAML document into a {@link YNode} tree (null for an empty document). No I/O, no throw. */
 export function parseYaml(text: string): YamlResult {
-  if (tooManyTokens(text)) return TOO_BIG;
   try {
     return parseChecked(text);
   } catch (error) {
-    // Deep nesting exhausts the stack (of the library or of the conversion below): a refusal, not a 500.
+    // Deep nesting exhausts the stack (of the composer or of the conversion below): a refusal, not a 500.
     const why = error instanceof RangeError ? "nested too deeply" : "unreadable document";
     return { ok: false, problems: [{ message: `invalid YAML: ${why}`, pos: NO_POS }] };
   }
 }
 
+/** 1-based line and column of an offset (a line ends at `\n`, as for the `yaml` package). */
+function lineMap(text: string): (offset: number) => Pos {
+  const starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let low = 0;
+    let high = starts.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((starts[mid] as number) <= offset) low = mid + 1;
+      else high = mid;
+    }
+    return { line: low, col: offset - (starts[low - 1] as number) + 1 };
+  };
+}
+
 function parseChecked(text: string): YamlResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, {
-    version: "1.1",
-    schema: "failsafe",
-    lineCounter: lines,
-    // Duplicates are found below, where `subject` and `Subject` count as the same key.
-    uniqueKeys: false,
-    prettyErrors: true,
-  });
-  if (doc.errors.length > 0) {
+  const tokens: CST.Token[] = [];
+  const parser = new Parser();
+  let count = 0;
+  for (const lexeme of new Lexer().lex(text)) {
+    if (++count > MAX_POLICY_YAML_TOKENS) return TOO_BIG;
+    for (const token of parser.next(lexeme)) tokens.push(token);
+  }
+  for (const token of parser.end()) tokens.push(token);
+  const composed = compose(tokens, text.length);
+  const linePos = lineMap(text);
+  if (composed.problems.length > 0) {
     return {
       ok: false,
-      problems: doc.errors.map((e) => ({
-        message: `invalid YAML: ${yamlMessage(e.message)}`,
-        pos: e.linePos?.[0] ?? NO_POS,
+      // A message quotes at most the first line of what it names.
+      problems: composed.problems.map((p) => ({
+        message: `invalid YAML: ${p.message.split("\n")[0]}`,
+        pos: linePos(p.offset),
       })),
     };
   }
-  const posOf = (node: { range?: [number, number, number] | null } | null | undefined): Pos => {
-    const offset = node?.range?.[0];
-    return offset === undefined ? NO_POS : lines.linePos(offset);
-  };
 
   const problems: YamlProblem[] = [];
   let budget = MAX_POLICY_YAML_NODES;
@@ -211,44 +225,33 @@ function parseChecked(text: string): YamlResult {
   let expanded = 0;
   let expandedTooLarge = false;
 
-  // Every alias's target, found in one pass: the last node before it anchored with its name (what
-  // the library's `Alias.resolve` answers, but that walks the whole document on every call, and a
-  // 1 MiB file of aliases then costs minutes of CPU).
-  const aliasTargets = new Map<unknown, unknown>();
-  const anchors = new Map<string, unknown>();
-  visit(doc, {
-    Node: (_key, node) => {
-      if (isAlias(node)) aliasTargets.set(node, anchors.get(node.source));
-      else if (node.anchor) anchors.set(node.anchor, node);
-    },
-  });
-
-  const convert = (node: unknown, aliasDepth: number): YNode | null => {
+  const convert = (node: RawNode, aliasDepth: number): YNode | null => {
     if (--budget < 0) return null;
-    if (isAlias(node)) {
+    const pos = linePos(node.start);
+    if (node.kind === "alias") {
       // Aliases are expanded like go-yaml does; the node budget bounds "billion laughs" documents.
-      const target = aliasTargets.get(node);
-      if (target === undefined || aliasDepth > 32) {
-        problems.push({ message: "invalid YAML: unresolvable alias", pos: posOf(node) });
+      // The target is the last node anchored with the name before the alias (yaml-compose.ts).
+      if (node.target === undefined || aliasDepth > 32) {
+        problems.push({ message: "invalid YAML: unresolvable alias", pos });
         return null;
       }
-      return convert(target, aliasDepth + 1);
+      return convert(node.target, aliasDepth + 1);
     }
-    const tag = (node as { tag?: string } | null)?.tag;
+    const tag = node.tag;
     if (tag !== undefined && !KNOWN_TAGS.has(tag)) {
-      problems.push({ message: `unsupported YAML tag ${tag}`, pos: posOf(node as Node) });
+      problems.push({ message: `unsupported YAML tag ${tag}`, pos });
       return null;
     }
-    if (isMap(node)) {
+    if (node.pairs) {
       const entries: YEntry[] = [];
-      for (const pair of node.items) {
-        const key = convert(pair.key, aliasDepth);
+      for (const [rawKey, rawValue] of node.pairs) {
+        const key = convert(rawKey, aliasDepth);
         if (key === null) return null;
         if (key.kind !== "scalar") {
           problems.push({ message: "a mapping key must be a plain value", pos: key.pos });
           return null;
         }
-        if (key.text === "<<" && key.scalar === "string" && isScalar(pair.key) && pair.key.type === "PLAIN") {
+        if (key.text === "<<" && key.scalar === "string" && rawKey.plain) {
           problems.push({
             message: "YAML merge keys (<<) are not supported in trust policies",
             pos: key.pos,
@@ -256,43 +259,38 @@ function parseChecked(text: string): YamlResult {
           return null;
         }
         const value =
-          pair.value === null || pair.value === undefined
+          rawValue === null
             ? ({ kind: "scalar", pos: key.pos, scalar: "null", text: "" } as YNode)
-            : convert(pair.value, aliasDepth);
+            : convert(rawValue, aliasDepth);
         if (value === null) return null;
         // sigs.k8s.io/yaml turns a null key into "null"; other keys become their string form.
         const keyText = key.scalar === "null" ? "null" : key.text;
         entries.push({ key: keyText, keyPos: key.pos, keyScalar: key.scalar, value });
       }
-      return { kind: "map", pos: posOf(node), entries };
+      return { kind: "map", pos, entries };
     }
-    if (isSeq(node)) {
+    if (node.items) {
       const items: YNode[] = [];
       for (const item of node.items) {
         const converted = convert(item, aliasDepth);
         if (converted === null) return null;
         items.push(converted);
       }
-      return { kind: "seq", pos: posOf(node), items };
+      return { kind: "seq", pos, items };
     }
-    if (isScalar(node)) {
-      const raw = String(node.value ?? "");
-      expanded += raw.length;
-      if (expanded > MAX_POLICY_EXPANDED_CHARS) {
-        budget = -1;
-        expandedTooLarge = true;
-        return null;
-      }
-      const pos = posOf(node);
-      if (node.type === "PLAIN" && tag !== STR_TAG) return { kind: "scalar", pos, ...resolvePlain(raw) };
-      return { kind: "scalar", pos, scalar: "string", text: raw };
+    const raw = node.value as string;
+    expanded += raw.length;
+    if (expanded > MAX_POLICY_EXPANDED_CHARS) {
+      budget = -1;
+      expandedTooLarge = true;
+      return null;
     }
-    problems.push({ message: "invalid YAML node", pos: posOf(node as Node) });
-    return null;
+    if (node.plain && tag !== STR_TAG) return { kind: "scalar", pos, ...resolvePlain(raw) };
+    return { kind: "scalar", pos, scalar: "string", text: raw };
   };
 
-  if (doc.contents === null) return { ok: true, root: null };
-  const root = convert(doc.contents, 0);
+  if (composed.root === null) return { ok: true, root: null };
+  const root = convert(composed.root, 0);
   if (expandedTooLarge) {
     return {
       ok: false,
