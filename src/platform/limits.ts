@@ -117,6 +117,11 @@ export const ORG_ISSUERS_LAST_KNOWN_GOOD_TTL_MS = HOUR;
 export const MAX_POLICY_YAML_NODES = 10_000;
 /** A policy's scalars after alias expansion, in characters (aliases must not multiply a 1 MiB file). */
 export const MAX_POLICY_EXPANDED_CHARS = 1024 * 1024;
+/**
+ * YAML syntax problems listed for one policy: a 1 MiB quoted scalar of bad escapes is half a million of
+ * them, which took seconds and hundreds of MB to record; the first ones are what an author needs.
+ */
+export const MAX_POLICY_YAML_PROBLEMS = 100;
 /** Did-you-mean hints are computed only for keys this long or shorter (edit distance is quadratic). */
 export const MAX_HINT_KEY_CHARS = 64;
 

@@ -14,6 +14,7 @@
  */
 
 import type { CST } from "yaml";
+import { MAX_POLICY_YAML_PROBLEMS } from "../platform/limits";
 
 type Token = CST.Token;
 type SourceToken = CST.SourceToken;
@@ -119,7 +120,11 @@ export function compose(
   let problems: RawProblem[] = [];
   /** Problems not yet given to a document: those before the first, and those after it, until a second. */
   let pending: RawProblem[] = [];
-  const err = (offset: number, message: string) => pending.push({ offset, message });
+  // Past the cap, problems are not recorded.
+  const room = () => problems.length + pending.length < MAX_POLICY_YAML_PROBLEMS;
+  const err = (offset: number, message: string) => {
+    if (room()) pending.push({ offset, message });
+  };
   const anchors = new Map<string, RawNode>();
   const tagHandles = new Map([["!!", "tag:yaml.org,2002:"]]);
   let atRoot = true;
@@ -562,11 +567,10 @@ export function compose(
         } else if (next === "x" || next === "u" || next === "U") {
           const length = next === "x" ? 2 : next === "u" ? 4 : 8;
           const hex = source.substr(i + 1, length);
-          const code =
-            hex.length === length && /^[0-9a-fA-F]+$/.test(hex) ? Number.parseInt(hex, 16) : Number.NaN;
-          try {
-            res += String.fromCodePoint(code);
-          } catch {
+          // A code point, or the escape kept as written (String.fromCodePoint would throw, slowly).
+          if (hex.length === length && /^[0-9a-fA-F]+$/.test(hex) && Number.parseInt(hex, 16) <= 0x10ffff)
+            res += String.fromCodePoint(Number.parseInt(hex, 16));
+          else {
             const raw = source.substr(i - 1, length + 2);
             err(offset + i - 1, `Invalid escape sequence ${raw}`);
             res += raw;
@@ -739,10 +743,11 @@ export function compose(
     } else if (token.type === "document") {
       if (++docs > 1) {
         // What the second document itself holds is not read.
-        problems.push({
-          offset: token.offset,
-          message: "Source contains multiple documents; a policy file is one YAML document",
-        });
+        if (room())
+          problems.push({
+            offset: token.offset,
+            message: "Source contains multiple documents; a policy file is one YAML document",
+          });
         pending = [];
         break;
       }
@@ -765,7 +770,8 @@ export function compose(
       atDirectives = false;
     } else if (token.type === "error") {
       const message = token.source ? `${token.message}: ${JSON.stringify(token.source)}` : token.message;
-      (atDirectives || !root ? pending : problems).push({ offset: token.offset, message });
+      if (atDirectives || !root) err(token.offset, message);
+      else if (room()) problems.push({ offset: token.offset, message });
     } else if (token.type === "doc-end") {
       if (!root) err(token.offset, "Unexpected doc-end without preceding document");
       else {

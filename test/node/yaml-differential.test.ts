@@ -10,6 +10,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
+import { MAX_POLICY_YAML_PROBLEMS } from "../../src/platform/limits";
 import { parseYaml } from "../../src/trust/yaml";
 import { blockDocument, corpus, mutated, stringified } from "./yaml/corpus";
 import { parseYamlOracle } from "./yaml/oracle";
@@ -27,11 +28,20 @@ function intended(text: string, old: Result, now: Result): string | null {
   const was = messages(old);
   const is = messages(now);
   // A second document: the message names the rule, not the library's API.
-  const renamed = JSON.stringify(old).replace(
-    "Source contains multiple documents; please use YAML.parseAllDocuments()",
-    "Source contains multiple documents; a policy file is one YAML document",
-  );
-  if (renamed === JSON.stringify(now)) return "second document";
+  const renamed = JSON.parse(
+    JSON.stringify(old).replace(
+      "Source contains multiple documents; please use YAML.parseAllDocuments()",
+      "Source contains multiple documents; a policy file is one YAML document",
+    ),
+  ) as typeof old;
+  if (JSON.stringify(renamed) === JSON.stringify(now)) return "second document";
+  // At most MAX_POLICY_YAML_PROBLEMS are listed: the first ones (in order) of all the old reader found.
+  if (!renamed.ok && !now.ok && now.problems.length === MAX_POLICY_YAML_PROBLEMS) {
+    const all = renamed.problems.map((p) => JSON.stringify(p));
+    let at = 0;
+    for (const p of now.problems) at = all.indexOf(JSON.stringify(p), at) + 1 || Number.NaN;
+    if (all.length > MAX_POLICY_YAML_PROBLEMS && !Number.isNaN(at)) return "problem cap";
+  }
   // The Composer caught its own stack overflow mid-document; the new reader refuses the whole text.
   if (
     was.some((m) => m.includes("Maximum call stack size exceeded")) &&

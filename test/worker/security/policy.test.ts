@@ -39,6 +39,25 @@ describe("CPU a policy file can cost", () => {
     refusedWithoutThrowing(`repositories:\n${"- ".repeat(depth)}x\n${HEAD}`);
   });
 
+  // Each is about 1 MiB, the most the policy store reads (docs/security.md, "Policy files").
+  const MIB = 1024 * 1024;
+  it.each([
+    ["a scalar of bad escapes (half a million problems)", `subject: "${"\\q".repeat(MIB / 2 - 8)}"\n`],
+    ["a scalar of bad \\x escapes", `subject: "${"\\xZZ".repeat(MIB / 4 - 4)}"\n`],
+    ["a folded block scalar", `subject: >\n${"  line\n\n   more\n".repeat(MIB / 20)}`],
+    ["a single-quoted scalar of ''", `subject: '${"''".repeat(MIB / 2 - 8)}'\n`],
+    ["one line of spaces and tabs", `subject:${" \t".repeat(MIB / 2 - 8)}s\n`],
+    ["a thousand keys over 1024 characters", `${"k".repeat(1030)}: v\n`.repeat(1000)],
+    ["a keep-chomped block scalar of empty lines", `subject: |+\n  s\n${"\n".repeat(MIB - 32)}`],
+  ])("%s never throws and is refused with at most a hundred problems", (_name, text) => {
+    let result: ReturnType<typeof loadPolicy> | undefined;
+    expect(() => {
+      result = loadPolicy(text + HEAD, "repo");
+    }).not.toThrow();
+    expect(result?.ok).toBe(false);
+    expect(!result?.ok && result?.problems.length).toBeLessThanOrEqual(100);
+  });
+
   // A block mapping's indentation grows with its depth, so its text grows with the square of it: 1 400
   // levels are already the 1 MiB the policy store reads at most (docs/security.md, "Policy files"), and
   // nothing deeper can reach the parser.
