@@ -799,3 +799,22 @@ export function stringified(stringify: (value: unknown, options: object) => stri
       }
     });
 }
+
+/** Character soup over what YAML gives meaning to, for the parser states no document reaches. */
+export const yamlSoup: fc.Arbitrary<string> = fc
+  .array(
+    fc.constantFrom(
+      ..." \n\n\t:-?[]{},#&*!|>'\"%@`a b1\\\r~.<",
+      "  ",
+      "- ",
+      ": ",
+      "---",
+      "...",
+      "\n  ",
+      "!!",
+      "&a",
+      "*a",
+    ),
+    { maxLength: 40 },
+  )
+  .map((parts) => parts.join(""));
