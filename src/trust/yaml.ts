@@ -160,8 +160,8 @@ const KNOWN_TAGS = new Set([
 ]);
 
 /**
- * Lexing is far cheaper than composing: a file with more tokens than any policy within the node
- * budget could have (a 1 MiB flow list) is refused as soon as the Lexer has read that many.
+ * Tokens are counted as the Parser reads them: a file with more than any policy within the node budget
+ * could have (a 1 MiB flow list) is refused as soon as that many are read, before it is composed.
  */
 const MAX_POLICY_YAML_TOKENS = MAX_POLICY_YAML_NODES * 10;
 
