@@ -10,9 +10,10 @@ export default defineConfig({
     // The JSON report feeds the "N passed, M failed" line that .ci/run prints.
     reporters: ["default", ["json", { outputFile: "build/vitest-results.json" }]],
     globalSetup: ["./test/global-setup.ts"],
-    // Two test files at a time even on 2 cores: most of a file's time is workerd start-up and I/O waits
-    // (70 s → 45 s for the suite); tests assert no durations, so load cannot fail them.
-    maxWorkers: 2,
+    // Three test files at a time even on 2 cores: much of a file's time is waiting on workerd, on the
+    // processes it starts or on I/O (61 s against 74 s with two, idle); tests assert no durations, so load
+    // cannot fail them.
+    maxWorkers: 3,
     // Hang detectors, not speed checks: no test asserts a duration, and on a loaded 2-core machine a test
     // that takes 0.5 s idle can take ten times that, past vitest's 5 s default. A test that hangs still
     // fails, after a minute. Tests that start processes or build bundles set their own, longer timeouts.
