@@ -130,7 +130,7 @@ export async function timingOut<T>(
   }
 }
 
-interface ConsoleCapture {
+export interface ConsoleCapture {
   /** Every console line of the running test, as printed (arguments joined, objects as JSON). */
   readonly lines: string[];
   /** The audit lines among them (`"msg":"sts.exchange"`), parsed. */
