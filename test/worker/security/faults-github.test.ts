@@ -6,15 +6,14 @@
  * The other faults are in faults.test.ts. No test asserts a duration; timeouts are hang detectors only.
  */
 
-import { reset } from "cloudflare:test";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { FaultAnswer } from "../../shared/github-double";
-import { captureConsole, github } from "../helpers";
+import { github } from "../helpers";
 import {
-  auditChecks,
   callsSince,
   exchange,
   faulted,
+  faultsFile,
   fooWorld,
   HANG,
   isLookup,
@@ -23,13 +22,7 @@ import {
 } from "./faults-world";
 import { oneSmallAuditLine } from "./world";
 
-const output = captureConsole();
-const { expectRefused, expectGranted } = auditChecks(output);
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await reset();
-});
+const { output, expectRefused, expectGranted } = faultsFile();
 
 describe("faults of GitHub during an exchange", () => {
   describe("GitHub", () => {

@@ -5,12 +5,13 @@
  * ends with (its documented status and exactly one small audit line).
  */
 
-import { expect } from "vitest";
+import { reset } from "cloudflare:test";
+import { afterEach, expect, vi } from "vitest";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall as GitHubCall } from "../../shared/control-client";
 import { type FaultAnswer, faultPathRegex } from "../../shared/github-double";
 import type { CreatedIssuer } from "../../shared/issuer-double";
-import { type ConsoleCapture, issuers, timingOut } from "../helpers";
+import { type ConsoleCapture, captureConsole, issuers, timingOut } from "../helpers";
 import { ACTIONS, oneSmallAuditLine, policyFiles, type Sent, type World, world } from "./world";
 
 export type { GitHubCall };
@@ -119,8 +120,21 @@ export function token(issuer: CreatedIssuer): Promise<string> {
   return issuers.mintToken(issuer.id, { claims: FOO, expiresIn: 3 * 3600 });
 }
 
+/**
+ * Sets up a fault test file (call it at the file's top level): its console captured, mocks restored and
+ * storage reset after each test; answers the captured output and the checks every fault ends with.
+ */
+export function faultsFile() {
+  const output = captureConsole();
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await reset();
+  });
+  return { output, ...auditChecks(output) };
+}
+
 /** The checks of a file's audit output (its `captureConsole()`). */
-export function auditChecks(output: ConsoleCapture) {
+function auditChecks(output: ConsoleCapture) {
   /** The refusal is as documented, with exactly one small audit line naming the same reason. */
   function expectRefused(sent: Sent, status: number, reason: string, retryAfter: string | null) {
     const line = oneSmallAuditLine(output);

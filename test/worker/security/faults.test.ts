@@ -10,9 +10,8 @@
  * cached that should not have been. No test asserts a duration; timeouts are hang detectors only.
  */
 
-import { reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ISSUER_FAILURE_TTL_MS, JWKS_REFETCH_COOLDOWN_MS } from "../../../src/platform/limits";
 import type { Runtime } from "../../../src/platform/runtime";
 import type { FaultAnswer } from "../../shared/github-double";
@@ -24,13 +23,13 @@ import {
   policyPath as webhookPolicyPath,
   world as webhookWorldOf,
 } from "../endpoints/webhook-world";
-import { captureConsole, countingRuntime, github, issuers, timingOut } from "../helpers";
+import { countingRuntime, github, issuers, timingOut } from "../helpers";
 import {
-  auditChecks,
   callsSince,
   exchange,
   FaultyKv,
   faulted,
+  faultsFile,
   fooPolicy,
   fooWorld,
   HANG,
@@ -42,13 +41,7 @@ import {
 } from "./faults-world";
 import { ACTIONS, oneSmallAuditLine, policyFiles, world } from "./world";
 
-const output = captureConsole();
-const { expectRefused, expectGranted } = auditChecks(output);
-
-afterEach(async () => {
-  vi.restoreAllMocks();
-  await reset();
-});
+const { output, expectRefused, expectGranted } = faultsFile();
 
 describe("faults", () => {
   describe("the KV namespace", () => {
