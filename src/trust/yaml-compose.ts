@@ -742,12 +742,14 @@ export function compose(
       atDirectives = true;
     } else if (token.type === "document") {
       if (++docs > 1) {
-        // What the second document itself holds is not read.
-        if (room())
-          problems.push({
-            offset: token.offset,
-            message: "Source contains multiple documents; a policy file is one YAML document",
-          });
+        // What the second document itself holds is not read, and the problems waiting for it (its
+        // directives) are dropped with it; its refusal is always listed, within the cap, so that a full
+        // list of them can never leave the file accepted.
+        if (problems.length >= MAX_POLICY_YAML_PROBLEMS) problems.length = MAX_POLICY_YAML_PROBLEMS - 1;
+        problems.push({
+          offset: token.offset,
+          message: "Source contains multiple documents; a policy file is one YAML document",
+        });
         pending = [];
         break;
       }

@@ -82,6 +82,24 @@ describe("malformed YAML is refused at its position", () => {
     expect(!r.ok && r.problems.at(-1)?.pos).toEqual({ line: 4, col: 5 });
   });
 
+  it("a second document is refused even when the problems waiting for it already fill the list", () => {
+    for (const bad of [
+      1,
+      MAX_POLICY_YAML_PROBLEMS - 1,
+      MAX_POLICY_YAML_PROBLEMS,
+      3 * MAX_POLICY_YAML_PROBLEMS,
+    ]) {
+      const text = `issuer: https://x\nsubject: foo\n...\n${"%TAG a\n".repeat(bad)}--- \nsubject: evil\n`;
+      const r = parseYaml(text);
+      expect(r.ok, `${bad} bad directives`).toBe(false);
+      if (r.ok) continue;
+      expect(r.problems.length).toBeLessThanOrEqual(MAX_POLICY_YAML_PROBLEMS);
+      expect(r.problems.at(-1)?.message).toBe(
+        "invalid YAML: Source contains multiple documents; a policy file is one YAML document",
+      );
+    }
+  });
+
   it(`lists at most ${MAX_POLICY_YAML_PROBLEMS} problems (a 1 MiB scalar of bad escapes holds half a million)`, () => {
     const r = parseYaml(`a: "${"\\q".repeat(512 * 1024 - 4)}"\n`);
     expect(!r.ok && r.problems.length).toBe(MAX_POLICY_YAML_PROBLEMS);
