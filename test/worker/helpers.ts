@@ -66,6 +66,8 @@ export interface CountingRuntime {
   clock: ManualClock;
   /** The URL of every outbound request the runtime made, in order. */
   fetches: string[];
+  /** The URL of every outbound request whose answer's status and headers have arrived, in order. */
+  answered: string[];
 }
 
 /**
@@ -81,11 +83,16 @@ export function countingRuntime(
   }: { clock?: ManualClock; respond?: FetchFn } = {},
 ): CountingRuntime {
   const fetches: string[] = [];
-  const counted: FetchFn = (input, init) => {
-    fetches.push(urlOf(input));
-    return respond(input, init);
+  const answered: string[] = [];
+  const counted: FetchFn = async (input, init) => {
+    const url = urlOf(input);
+    fetches.push(url);
+    const response = await respond(input, init);
+    answered.push(url);
+    return response;
   };
-  return { rt: quickRetries(createRuntime(testEnv(overrides), { clock, fetch: counted })), clock, fetches };
+  const rt = quickRetries(createRuntime(testEnv(overrides), { clock, fetch: counted }));
+  return { rt, clock, fetches, answered };
 }
 
 /**
@@ -104,11 +111,12 @@ export async function timingOut<T>(
   work: () => Promise<T>,
 ): Promise<T> {
   const waiting: AbortController[] = [];
-  setDeadline(rt.caches, (target) => {
+  setDeadline(rt.caches, (target, timeoutMs) => {
     if (!matches(target)) return null;
     const controller = new AbortController();
     waiting.push(controller);
-    return controller.signal;
+    // The real limit still applies: a request `held` never counts fails as it would in production.
+    return AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)]);
   });
   const before = await held();
   let settled = false;

@@ -13,7 +13,7 @@ import type { Runtime } from "../../../src/platform/runtime";
 import type { RecordedCall } from "../../shared/control-client";
 import type { CheckRunRecord, RepoSetup, TokenRecord } from "../../shared/github-double";
 import { TEST_WEBHOOK_SECRET } from "../../shared/secrets";
-import { github, issuers, TEST_APP_ID, TEST_DOMAIN, testRuntime, unique } from "../helpers";
+import { countingRuntime, github, issuers, TEST_APP_ID, TEST_DOMAIN, testRuntime, unique } from "../helpers";
 
 export { github };
 
@@ -73,6 +73,10 @@ export const BOT = { login: "renovate[bot]", id: 2, type: "Bot" };
 export interface World {
   id: string;
   rt: Runtime;
+  /** GitHub's API base URL for this world's tenant on the double. */
+  baseUrl: string;
+  /** Every URL whose answer (status and headers) reached {@link rt}, in order. */
+  answered: string[];
   clock: ManualClock;
   installationId: number;
   /** The env of {@link rt}: a second runtime over it is a new isolate over the same KV. */
@@ -129,12 +133,14 @@ export async function world(
     GITHUB_WEBHOOK_SECRET: SECRET,
     ...options.env,
   };
-  const rt = testRuntime(worldEnv);
+  const { rt, answered } = countingRuntime(worldEnv);
   const installationId = tenant.installations.org as number;
   const installation = { id: installationId };
   const w: World = {
     id,
     rt,
+    baseUrl: tenant.baseUrl,
+    answered,
     clock: rt.clock as ManualClock,
     installationId,
     env: worldEnv,
