@@ -6,18 +6,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { importTs } from "./lib/import-ts.mjs";
+import { takeNoArguments } from "./lib/no-arguments.mjs";
 
 const USAGE = `usage: npm run schema
   Writes the JSON Schemas in schema/ from src/trust/schema.ts (test/node/schema.test.ts checks they match).`;
-const [arg] = process.argv.slice(2);
-if (arg === "--help" || arg === "-h") {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (arg !== undefined) {
-  console.error(`npm run schema: unknown argument ${arg}\n${USAGE}`);
-  process.exit(2);
-}
+takeNoArguments("npm run schema", USAGE);
 
 const root = new URL("..", import.meta.url);
 const { policyJsonSchemas } = await importTs(fileURLToPath(new URL("src/trust/json-schema.ts", root)));

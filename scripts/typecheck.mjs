@@ -5,18 +5,11 @@
 // printed as each finishes, never interleaved.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
+import { takeNoArguments } from "./lib/no-arguments.mjs";
 
 const USAGE = `usage: npm run typecheck
   Runs tsc --noEmit on tsconfig.json and tsconfig.node.json in parallel; exit 1 if either has errors.`;
-const [arg] = process.argv.slice(2);
-if (arg === "--help" || arg === "-h") {
-  console.log(USAGE);
-  process.exit(0);
-}
-if (arg !== undefined) {
-  console.error(`npm run typecheck: unknown argument ${arg}\n${USAGE}`);
-  process.exit(2);
-}
+takeNoArguments("npm run typecheck", USAGE);
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const check = (project) =>
