@@ -14,10 +14,8 @@ import type { CreatedIssuer } from "../../shared/issuer-double";
 import { type ConsoleCapture, captureConsole, issuers, timingOut } from "../helpers";
 import { ACTIONS, oneSmallAuditLine, policyFiles, type Sent, type World, world } from "./world";
 
-export type { GitHubCall };
-
 export const HANG = 60_000;
-export const FOO = { sub: "foo", aud: "octosts" };
+const FOO = { sub: "foo", aud: "octosts" };
 export const TRUSTED_ISSUERS = ".github/chainguard/trusted-token-issuers.yaml";
 
 let actions: Promise<CreatedIssuer> | undefined;
@@ -32,7 +30,7 @@ export function fooPolicy(issuer: string): string {
   return `issuer: ${issuer}\nsubject: foo\naudience: octosts\npermissions:\n  contents: read\n`;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Runs `work` against a GitHub faulted at `glob` with `answer`. A GitHub that never answers (or never
