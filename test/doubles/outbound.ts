@@ -3,12 +3,17 @@
  * hostnames (`https://api.github.com`, `https://token.actions.githubusercontent.com`) to the local
  * doubles, so the production URL handling is what gets tested. Loopback requests pass through; every
  * other destination is refused, so no test can reach the network.
+ *
+ * It is Miniflare's Node form of a service: workerd's request arrives as a Node request on Miniflare's
+ * loopback server, and the answer is written on that same connection. A double started in this process
+ * (test/doubles/server.ts, `inProcessDouble`) is handed the request directly and writes its answer there,
+ * status, headers, streamed or cut-off body and all; anything else on loopback is proxied over HTTP. The
+ * Node form does not carry the scheme the Worker used, so the router cannot check it: the Worker's own
+ * URL rules (https only, http only for loopback) are tested on their own.
  */
 
-import type { Request as MfRequest, Response as MfResponse } from "miniflare";
-
-/** Miniflare, loaded on the first routed request: a script answers --help before it loads. */
-const miniflare = () => import("miniflare");
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
+import { type DoubleRequest, flatHeaders, inProcessDouble, readBody } from "./server";
 
 export interface OutboundRoutes {
   /** hostname (lowercase, e.g. `api.github.com`) → base URL of the double serving it. */
@@ -32,46 +37,91 @@ export interface OutboundRecord {
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
+/** Headers Miniflare adds on its way from workerd to the router; not the Worker's. */
+const MINIFLARE_HEADERS = ["mf-custom-node-service", "mf-original-url"];
+
+/** `host[:port]` → hostname, lowercase (`[::1]:8787` → `[::1]`). */
+function hostnameOf(host: string): string {
+  const bracket = host.startsWith("[") ? host.indexOf("]") : -1;
+  if (bracket > 0) return host.slice(0, bracket + 1).toLowerCase();
+  const colon = host.indexOf(":");
+  return (colon < 0 ? host : host.slice(0, colon)).toLowerCase();
+}
+
+function refuse(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(text);
+}
+
+/** Sends the request on to a loopback server that is not a double of this process, over HTTP. */
+function proxy(target: URL, request: DoubleRequest, res: ServerResponse): void {
+  // The body goes whole, with the length Node gives it.
+  const { "content-length": _length, "transfer-encoding": _chunked, ...headers } = request.headers;
+  const upstream = httpRequest(
+    {
+      host: target.hostname.replace(/^\[|\]$/g, ""),
+      port: target.port,
+      method: request.method,
+      path: `${target.pathname}${target.search}`,
+      headers,
+    },
+    (answer: IncomingMessage) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+      answer.on("aborted", () => res.destroy());
+      answer.on("error", () => res.destroy());
+    },
+  );
+  upstream.on("error", (error) => {
+    if (res.headersSent) res.destroy();
+    else refuse(res, 502, `outbound router: ${error.message}`);
+  });
+  upstream.end(request.body === "" ? undefined : request.body);
+}
+
 export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundCounter) {
-  return async (request: MfRequest): Promise<MfResponse> => {
-    const { Response: MfResponse, fetch: mfFetch } = await miniflare();
-    const url = new URL(request.url);
-    const host = url.hostname.toLowerCase();
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const originalHost = req.headers.host ?? "";
+    const host = hostnameOf(originalHost);
     if (counter) counter.counts.set(host, (counter.counts.get(host) ?? 0) + 1);
+    const path = req.url ?? "/";
     let target: URL;
     const base = routes.hosts[host];
     if (base !== undefined) {
-      if (url.protocol !== "https:") {
-        return new MfResponse(`outbound router: ${host} is served over https only`, { status: 502 });
-      }
-      target = new URL(`${base.replace(/\/$/, "")}/h/${host}${url.pathname}${url.search}`);
+      target = new URL(`${base.replace(/\/$/, "")}/h/${host}${path}`);
     } else if (LOOPBACK.has(host)) {
-      target = url;
+      target = new URL(path, `http://${originalHost}`);
     } else {
-      return new MfResponse(`outbound router: no network in tests (refused ${host})`, { status: 502 });
+      refuse(res, 502, `outbound router: no network in tests (refused ${host})`);
+      return;
     }
-    const headers: Record<string, string> = {};
-    request.headers.forEach((value, key) => {
-      headers[key] = value;
-    });
-    headers["x-forwarded-host"] = url.host;
-    const hasBody = request.method !== "GET" && request.method !== "HEAD";
-    const body = hasBody ? await request.arrayBuffer() : undefined;
+    const headers = flatHeaders(req);
+    for (const name of MINIFLARE_HEADERS) delete headers[name];
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const body = hasBody ? await readBody(req) : "";
     if (counter?.log) {
-      const { "x-forwarded-host": _, ...sent } = headers;
       counter.log.push({
-        method: request.method,
-        url: request.url,
-        headers: sent,
-        body: body === undefined ? "" : new TextDecoder().decode(body),
+        method: req.method ?? "GET",
+        url: `${base !== undefined ? "https" : "http"}://${originalHost}${path}`,
+        headers: { ...headers },
+        body,
       });
     }
-    const response = await mfFetch(target, {
-      method: request.method,
-      headers,
-      body,
-      redirect: "manual",
-    });
-    return response;
+    // What the double sees, as if it had been sent to it over HTTP: its own host, and the host the
+    // Worker asked for in x-forwarded-host.
+    headers.host = target.host;
+    headers["x-forwarded-host"] = originalHost;
+    const request: DoubleRequest = { method: req.method ?? "GET", url: target, headers, body };
+    const double = inProcessDouble(target.host);
+    if (double !== undefined) await double(request, res);
+    else proxy(target, request, res);
+  };
+  return {
+    node: (req: IncomingMessage, res: ServerResponse) => {
+      route(req, res).catch((error: unknown) => {
+        if (res.headersSent) res.destroy();
+        else refuse(res, 502, `outbound router: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    },
   };
 }

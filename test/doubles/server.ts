@@ -2,6 +2,11 @@
  * A tiny HTTP server base for the local doubles (Node only). Each double is a set of routes over
  * `node:http`; every request is recorded so tests can assert exactly what was sent, and a control API
  * under `/__control/` lets tests running inside workerd steer the double over 127.0.0.1.
+ *
+ * A started double is also listed in this process's registry (`inProcessDouble`): the outbound router of
+ * the same process (test/doubles/outbound.ts) hands a Worker's request to it directly and the double writes
+ * its answer on the Worker's own connection, instead of a second HTTP hop through a client and this
+ * server. The answer is the same either way, written by the same code (`answer` below).
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -13,7 +18,6 @@ export interface DoubleRequest {
   url: URL;
   headers: Record<string, string>;
   body: string;
-  raw: IncomingMessage;
 }
 
 export interface DoubleResponse {
@@ -45,7 +49,7 @@ export function jsonResponse(
   };
 }
 
-async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
+export async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -56,7 +60,7 @@ async function readBody(req: IncomingMessage, limit = 4 * 1024 * 1024): Promise<
   return Buffer.concat(chunks).toString("utf8");
 }
 
-function flatHeaders(req: IncomingMessage): Record<string, string> {
+export function flatHeaders(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
     if (v === undefined) continue;
@@ -71,21 +75,13 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
-/** Starts `handler` on 127.0.0.1 (port 0 = any free port). */
-export async function startServer(handler: Handler, port = 0): Promise<StartedServer> {
-  const hanging = new Set<ServerResponse>();
-  const server: Server = createServer(async (req, res) => {
+/** Answers one request on `res`; a request held by `hang` is kept in `hanging` until its connection closes. */
+type Answerer = (req: DoubleRequest, res: ServerResponse) => Promise<void>;
+
+function answerer(handler: Handler, hanging: Set<ServerResponse>): Answerer {
+  return async (req, res) => {
     try {
-      const body = await readBody(req);
-      const host = req.headers.host ?? "127.0.0.1";
-      const url = new URL(req.url ?? "/", `http://${host}`);
-      const out = await handler({
-        method: req.method ?? "GET",
-        url,
-        headers: flatHeaders(req),
-        body,
-        raw: req,
-      });
+      const out = await handler(req);
       if (out.hang) {
         hanging.add(res);
         res.on("close", () => hanging.delete(res));
@@ -110,9 +106,47 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
       }
       res.end();
     } catch (error) {
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
       res.writeHead(500, { "content-type": "text/plain" });
       res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
     }
+  };
+}
+
+/** The doubles started in this process, by `127.0.0.1:PORT`; on `globalThis` because vitest loads the
+ * config (where the outbound router is made) and the global setup (which starts the doubles) as two
+ * separate module graphs of the same process. */
+const REGISTRY = Symbol.for("github-sts-worker.test-doubles");
+function registry(): Map<string, Answerer> {
+  const scope = globalThis as { [REGISTRY]?: Map<string, Answerer> };
+  scope[REGISTRY] ??= new Map();
+  return scope[REGISTRY];
+}
+
+/** The double of this process listening on `hostPort` (`127.0.0.1:PORT`), if there is one. */
+export function inProcessDouble(hostPort: string): Answerer | undefined {
+  return registry().get(hostPort);
+}
+
+/** Starts `handler` on 127.0.0.1 (port 0 = any free port). */
+export async function startServer(handler: Handler, port = 0): Promise<StartedServer> {
+  const hanging = new Set<ServerResponse>();
+  const answer = answerer(handler, hanging);
+  const server: Server = createServer(async (req, res) => {
+    let body: string;
+    try {
+      body = await readBody(req);
+    } catch (error) {
+      res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    const host = req.headers.host ?? "127.0.0.1";
+    const url = new URL(req.url ?? "/", `http://${host}`);
+    await answer({ method: req.method ?? "GET", url, headers: flatHeaders(req), body }, res);
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {
@@ -120,11 +154,14 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
     server.listen(port, "127.0.0.1", () => resolve());
   });
   const address = server.address() as AddressInfo;
+  const hostPort = `127.0.0.1:${address.port}`;
+  registry().set(hostPort, answer);
   return {
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://${hostPort}`,
     port: address.port,
     close: () =>
       new Promise<void>((resolve) => {
+        if (registry().get(hostPort) === answer) registry().delete(hostPort);
         for (const res of hanging) res.destroy();
         server.closeAllConnections();
         server.close(() => resolve());

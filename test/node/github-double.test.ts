@@ -3,7 +3,6 @@
  * the outbound router's client adds one), exercised in process.
  */
 
-import type { IncomingMessage } from "node:http";
 import { describe, expect, it } from "vitest";
 import { GitHubDouble } from "../doubles/github";
 
@@ -15,7 +14,7 @@ function request(
   body = "",
 ) {
   const url = new URL(path, double.baseUrl);
-  return double.handle({ method, url, headers, body, raw: {} as IncomingMessage });
+  return double.handle({ method, url, headers, body });
 }
 
 describe("GitHub double", () => {

@@ -66,8 +66,6 @@ export interface CountingRuntime {
   clock: ManualClock;
   /** The URL of every outbound request the runtime made, in order. */
   fetches: string[];
-  /** The URL of every outbound request whose answer's status and headers have arrived, in order. */
-  answered: string[];
 }
 
 /**
@@ -83,25 +81,21 @@ export function countingRuntime(
   }: { clock?: ManualClock; respond?: FetchFn } = {},
 ): CountingRuntime {
   const fetches: string[] = [];
-  const answered: string[] = [];
   const counted: FetchFn = async (input, init) => {
     const url = urlOf(input);
     fetches.push(url);
-    const response = await respond(input, init);
-    answered.push(url);
-    return response;
+    return respond(input, init);
   };
   const rt = quickRetries(createRuntime(testEnv(overrides), { clock, fetch: counted }));
-  return { rt, clock, fetches, answered };
+  return { rt, clock, fetches };
 }
 
 /**
  * Times out, as `AbortSignal.timeout` would, the requests of `rt` that `matches` picks (by
  * `METHOD URL-or-path`), made while `work` runs, each once `held()` (the matching requests the double has
  * received) has grown by more than were already timed out: the double has the request and will never
- * finish its answer. So a test of a
- * hanging service waits on no clock, and the time out cannot come before the request reaches the double,
- * however slow the machine. Every other request keeps its real timeout; `rt`'s own deadlines are restored
+ * answer it. So a test of a hanging service waits on no clock, and the time out cannot come before the
+ * request reaches the double, however slow the machine. Every other request keeps its real timeout; `rt`'s own deadlines are restored
  * when `work` settles.
  */
 export async function timingOut<T>(

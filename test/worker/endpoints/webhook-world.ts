@@ -73,10 +73,6 @@ export const BOT = { login: "renovate[bot]", id: 2, type: "Bot" };
 export interface World {
   id: string;
   rt: Runtime;
-  /** GitHub's API base URL for this world's tenant on the double. */
-  baseUrl: string;
-  /** Every URL whose answer (status and headers) reached {@link rt}, in order. */
-  answered: string[];
   clock: ManualClock;
   installationId: number;
   /** The env of {@link rt}: a second runtime over it is a new isolate over the same KV. */
@@ -133,14 +129,12 @@ export async function world(
     GITHUB_WEBHOOK_SECRET: SECRET,
     ...options.env,
   };
-  const { rt, answered } = countingRuntime(worldEnv);
+  const { rt } = countingRuntime(worldEnv);
   const installationId = tenant.installations.org as number;
   const installation = { id: installationId };
   const w: World = {
     id,
     rt,
-    baseUrl: tenant.baseUrl,
-    answered,
     clock: rt.clock as ManualClock,
     installationId,
     env: worldEnv,

@@ -62,8 +62,6 @@ export interface World {
   clock: ManualClock;
   /** Every URL the Worker fetched (issuer and GitHub), in order. */
   fetched: string[];
-  /** Every URL whose answer (status and headers) reached the Worker, in order. */
-  answered: string[];
   /** One request through `rt` (default: this world's runtime; another one plays a new isolate). */
   send(path: string, init?: RequestInit, rt?: Runtime): Promise<Sent>;
   /** `GET /sts/exchange?scope=…&identity=…` with `token` as the bearer. */
@@ -109,11 +107,7 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     ...options.setup,
   });
   const clock = new ManualClock();
-  const {
-    rt,
-    fetches: fetched,
-    answered,
-  } = countingRuntime(
+  const { rt, fetches: fetched } = countingRuntime(
     { GITHUB_BASE_URL: tenant.baseUrl, ...options.env },
     options.fetch === undefined ? { clock } : { clock, respond: options.fetch },
   );
@@ -131,7 +125,6 @@ export async function world(options: WorldOptions = {}): Promise<World> {
     rt,
     clock,
     fetched,
-    answered,
     send,
     exchange: (token, scope, identity, through) =>
       send(
