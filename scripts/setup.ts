@@ -303,12 +303,16 @@ async function exchangeCode(code: string): Promise<AppCredentials> {
   return app;
 }
 
+const DOMAIN_NEEDED =
+  "--domain HOST is needed to create the App: the hostname clients will use (sts.example.com, or github-sts.<your-subdomain>.workers.dev); the App's webhook goes to https://HOST/webhook";
+
+/** Whether this run will create an App (no --skip-app, and none made before or --new-app). */
+function willCreateApp(): boolean {
+  return !has("skip-app") && (has("new-app") || loadApp() === undefined);
+}
+
 async function createApp(): Promise<AppCredentials> {
-  if (domain === undefined) {
-    throw new UserError(
-      "--domain HOST is needed to create the App: the hostname clients will use (sts.example.com, or github-sts.<your-subdomain>.workers.dev); the App's webhook goes to https://HOST/webhook",
-    );
-  }
+  if (domain === undefined) throw new UserError(DOMAIN_NEEDED);
   const manifestPath = resolve(value("manifest") ?? "github-app-manifest.json");
   let manifest: Record<string, unknown>;
   try {
@@ -591,13 +595,27 @@ function configStep(app: AppCredentials | undefined, kvId: string | undefined): 
  * a run that could not finish never leaves a new App on GitHub with its key nowhere but on this disk.
  * `wrangler whoami` exits 0 either way; it says "You are not authenticated" when nobody is logged in.
  */
-function requireLogin(wrangler: Wrangler): void {
+function loginProblem(wrangler: Wrangler): string | undefined {
   const run = runWrangler(wrangler, ["whoami"]);
   const text = `${run.stdout}\n${run.stderr}`;
-  if (run.status === 0 && !/not authenticated/i.test(text)) return;
-  throw new UserError(
-    `wrangler is not logged in to Cloudflare, which the secrets and KV steps need: npx wrangler login (or set CLOUDFLARE_API_TOKEN), then run ${SCRIPT} again; --skip-secrets --skip-kv makes only the App${run.status === 0 ? "" : `\n${wranglerError(run)}`}`,
-  );
+  if (run.status === 0 && !/not authenticated/i.test(text)) return undefined;
+  return `wrangler is not logged in to Cloudflare, which the secrets and KV steps need: npx wrangler login (or set CLOUDFLARE_API_TOKEN), then run ${SCRIPT} again; --skip-secrets --skip-kv makes only the App${run.status === 0 ? "" : `\n${wranglerError(run)}`}`;
+}
+
+/** What stops this run before anything is created, all of it at once (so one run tells everything). */
+function preflight(wrangler: Wrangler): void {
+  const problems: string[] = [];
+  if (domain === undefined && willCreateApp()) problems.push(DOMAIN_NEEDED);
+  if (!has("skip-secrets") || !has("skip-kv")) {
+    const login = loginProblem(wrangler);
+    if (login !== undefined) problems.push(login);
+  }
+  if (problems.length === 1) throw new UserError(problems[0] as string);
+  if (problems.length > 1) {
+    throw new UserError(
+      `${problems.length} things to fix before anything is created:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    );
+  }
 }
 
 // ---- main -------------------------------------------------------------------------------------------
@@ -611,7 +629,7 @@ async function main(): Promise<void> {
     throw new UserError(`${secretsDir} is not a directory (--secrets-dir DIR)`);
   }
   const wrangler = wranglerCommand(value("wrangler"));
-  if (!has("skip-secrets") || !has("skip-kv")) requireLogin(wrangler);
+  preflight(wrangler);
   const app = await appStep();
   secretsStep(wrangler, app);
   const kvId = kvStep(wrangler);

@@ -296,7 +296,7 @@ describe("npm run setup", () => {
     }
   }, 300_000);
 
-  it("says what to do when wrangler is not logged in, before creating any App, and refuses a URL for --domain, without a stack", async () => {
+  it("says what to do when wrangler is not logged in or --domain is missing, all at once and before creating any App, and refuses a URL for --domain, without a stack", async () => {
     const p = project();
     writeFileSync(p.state, JSON.stringify({ loggedIn: false }));
     const r = await setup(p, ["--skip-app", "--skip-secrets"]);
@@ -313,6 +313,15 @@ describe("npm run setup", () => {
     expect(existsSync(p.log)).toBe(false);
     expect(existsSync(p.secrets)).toBe(false);
     expect(wranglerState(p).calls.map((c) => c.argv[0])).toEqual(["whoami", "whoami"]);
+
+    // Neither a login nor a domain: both said in one run, still before anything is created.
+    const both = await setup(p, ["--org", "acme", "--browser", BROWSER]);
+    expect(both.code).toBe(1);
+    expect(both.err).toContain("2 things to fix before anything is created:");
+    expect(both.err).toContain("  - --domain HOST is needed to create the App");
+    expect(both.err).toContain("  - wrangler is not logged in to Cloudflare");
+    expect(existsSync(p.log)).toBe(false);
+    expect(existsSync(p.secrets)).toBe(false);
 
     const url = await setup(p, ["--domain", "https://sts.example.com/"]);
     expect(url.code).toBe(2);
