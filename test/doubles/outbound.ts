@@ -1,19 +1,20 @@
 /**
  * The outbound router: a Miniflare `outboundService` that sends the Worker's requests for real
  * hostnames (`https://api.github.com`, `https://token.actions.githubusercontent.com`) to the local
- * doubles, so the production URL handling is what gets tested. Loopback requests pass through; every
- * other destination is refused, so no test can reach the network.
+ * doubles, so the production URL handling is what gets tested. Loopback requests reach the doubles by
+ * their own address (the tests' control API, a GitHub Enterprise-style base URL); every other
+ * destination is refused, so no test can reach the network.
  *
  * It is Miniflare's Node form of a service: workerd's request arrives as a Node request on Miniflare's
- * loopback server, and the answer is written on that same connection. A double started in this process
- * (test/doubles/server.ts, `inProcessDouble`) is handed the request directly and writes its answer there,
- * status, headers, streamed or cut-off body and all; anything else on loopback is proxied over HTTP. The
- * Node form does not carry the scheme the Worker used, so the router cannot check it: the Worker's own
- * URL rules (https only, http only for loopback) are tested on their own.
+ * loopback server, and the answer is written on that same connection. The double (started in this
+ * process, test/doubles/server.ts, `inProcessDouble`) is handed the request directly and writes its
+ * answer there, status, headers, streamed or cut-off body and all, with no second HTTP hop. The Node form
+ * does not carry the scheme the Worker used, so the router cannot check it: the Worker's own URL rules
+ * (https only, http only for loopback) are tested on their own.
  */
 
-import { request as httpRequest, type IncomingMessage, type ServerResponse } from "node:http";
-import { type DoubleRequest, flatHeaders, inProcessDouble, readBody } from "./server";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type DoubleRequest, flatHeaders, inProcessDouble, readBody } from "./server.ts";
 
 export interface OutboundRoutes {
   /** hostname (lowercase, e.g. `api.github.com`) → base URL of the double serving it. */
@@ -53,32 +54,6 @@ function refuse(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-/** Sends the request on to a loopback server that is not a double of this process, over HTTP. */
-function proxy(target: URL, request: DoubleRequest, res: ServerResponse): void {
-  // The body goes whole, with the length Node gives it.
-  const { "content-length": _length, "transfer-encoding": _chunked, ...headers } = request.headers;
-  const upstream = httpRequest(
-    {
-      host: target.hostname.replace(/^\[|\]$/g, ""),
-      port: target.port,
-      method: request.method,
-      path: `${target.pathname}${target.search}`,
-      headers,
-    },
-    (answer: IncomingMessage) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-      answer.on("aborted", () => res.destroy());
-      answer.on("error", () => res.destroy());
-    },
-  );
-  upstream.on("error", (error) => {
-    if (res.headersSent) res.destroy();
-    else refuse(res, 502, `outbound router: ${error.message}`);
-  });
-  upstream.end(request.body === "" ? undefined : request.body);
-}
-
 export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundCounter) {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const originalHost = req.headers.host ?? "";
@@ -90,9 +65,15 @@ export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundC
     if (base !== undefined) {
       target = new URL(`${base.replace(/\/$/, "")}/h/${host}${path}`);
     } else if (LOOPBACK.has(host)) {
-      target = new URL(path, `http://${originalHost}`);
+      // Concatenated, never resolved against a base: a path such as //example.com/x stays a path.
+      target = new URL(`http://${originalHost}${path}`);
     } else {
       refuse(res, 502, `outbound router: no network in tests (refused ${host})`);
+      return;
+    }
+    const double = inProcessDouble(target.host);
+    if (double === undefined) {
+      refuse(res, 502, `outbound router: no double of this process listens at ${target.host} (refused)`);
       return;
     }
     const headers = flatHeaders(req);
@@ -112,9 +93,7 @@ export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundC
     headers.host = target.host;
     headers["x-forwarded-host"] = originalHost;
     const request: DoubleRequest = { method: req.method ?? "GET", url: target, headers, body };
-    const double = inProcessDouble(target.host);
-    if (double !== undefined) await double(request, res);
-    else proxy(target, request, res);
+    await double(request, res);
   };
   return {
     node: (req: IncomingMessage, res: ServerResponse) => {

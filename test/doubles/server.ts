@@ -6,7 +6,7 @@
  * A started double is also listed in this process's registry (`inProcessDouble`): the outbound router of
  * the same process (test/doubles/outbound.ts) hands a Worker's request to it directly and the double writes
  * its answer on the Worker's own connection, instead of a second HTTP hop through a client and this
- * server. The answer is the same either way, written by the same code (`answer` below).
+ * server. The answer is the same either way, written by the same code (`answerer` below).
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -144,8 +144,13 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
       res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
       return;
     }
-    const host = req.headers.host ?? "127.0.0.1";
-    const url = new URL(req.url ?? "/", `http://${host}`);
+    // Concatenated, never resolved against a base: a path such as //example.com/x stays a path.
+    const url = URL.parse(`http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`);
+    if (url === null || !(req.url ?? "/").startsWith("/")) {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end("double error: not an origin-form request target");
+      return;
+    }
     await answer({ method: req.method ?? "GET", url, headers: flatHeaders(req), body }, res);
   });
   server.keepAliveTimeout = 1000;

@@ -1,6 +1,6 @@
 /**
- * The GitHub double's behaviours that workerd cannot reach (a request with no User-Agent at all:
- * the outbound router's client adds one), exercised in process.
+ * The GitHub double called in process, without workerd or HTTP in between (the same refusals are also
+ * reached from workerd, test/worker/github/app.test.ts).
  */
 
 import { describe, expect, it } from "vitest";

@@ -95,8 +95,8 @@ export function countingRuntime(
  * `METHOD URL-or-path`), made while `work` runs, each once `held()` (the matching requests the double has
  * received) has grown by more than were already timed out: the double has the request and will never
  * answer it. So a test of a hanging service waits on no clock, and the time out cannot come before the
- * request reaches the double, however slow the machine. Every other request keeps its real timeout; `rt`'s own deadlines are restored
- * when `work` settles.
+ * request reaches the double, however slow the machine. Every other request keeps its real timeout;
+ * `rt`'s own deadlines are restored when `work` settles.
  */
 export async function timingOut<T>(
   rt: Runtime,

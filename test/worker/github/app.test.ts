@@ -164,8 +164,13 @@ describe("GitHub's clock differs from ours (@octokit/auth-app's skew recovery)",
 });
 
 describe("the GitHub double", () => {
-  // The refusal of a request without User-Agent is tested in test/node/github-double.test.ts: on the
-  // way out of workerd the outbound router's client adds one.
+  it("refuses a request without User-Agent (403), as GitHub does", async () => {
+    const t = await tenant();
+    const bare = await fetch(`${t.baseUrl}/orgs/org/installation`);
+    expect(bare.status).toBe(403);
+    expect(await bare.text()).toContain("make sure your request has a User-Agent header");
+  });
+
   it("refuses a JWT not signed by the App (401)", async () => {
     const t = await tenant();
     const forged = `${btoa(JSON.stringify({ alg: "RS256" }))}.${btoa(JSON.stringify({ iss: "4242" }))}.c2ln`;

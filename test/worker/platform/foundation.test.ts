@@ -299,4 +299,20 @@ describe("test infrastructure", () => {
     expect(refused.status).toBe(502);
     expect(await refused.text()).toContain("no network in tests");
   });
+
+  it("refuses loopback addresses no double listens at, and keeps a path that looks like a host a path", async () => {
+    const github = new URL(env.GITHUB_DOUBLE_URL);
+    const issuer = new URL(env.ISSUER_DOUBLE_URL);
+    // Port 9 (discard): nothing of the test run listens there.
+    const elsewhere = await fetch("http://127.0.0.1:9/zen");
+    expect(elsewhere.status).toBe(502);
+    expect(await elsewhere.text()).toContain("no double of this process listens at 127.0.0.1:9");
+    // A path starting with // names no other host: the GitHub double answers it (404), never the
+    // network and never the issuer double.
+    for (const path of ["//example.invalid/x", `//${issuer.host}/x`, "/\\example.invalid/x"]) {
+      const sent = await fetch(`${github.origin}${path}`, { headers: { "user-agent": "t" } });
+      expect(sent.status, path).toBe(404);
+      expect(await sent.text(), path).not.toContain("outbound router");
+    }
+  });
 });
