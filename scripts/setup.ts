@@ -605,7 +605,15 @@ function loginProblem(wrangler: Wrangler): string | undefined {
 /** What stops this run before anything is created, all of it at once (so one run tells everything). */
 function preflight(wrangler: Wrangler): void {
   const problems: string[] = [];
-  if (domain === undefined && willCreateApp()) problems.push(DOMAIN_NEEDED);
+  if (domain === undefined) {
+    try {
+      if (willCreateApp()) problems.push(DOMAIN_NEEDED);
+    } catch (error) {
+      // An unreadable app.json: said here with the rest; the App step would stop on it anyway.
+      if (!(error instanceof UserError)) throw error;
+      problems.push(error.message);
+    }
+  }
   if (!has("skip-secrets") || !has("skip-kv")) {
     const login = loginProblem(wrangler);
     if (login !== undefined) problems.push(login);
@@ -613,7 +621,7 @@ function preflight(wrangler: Wrangler): void {
   if (problems.length === 1) throw new UserError(problems[0] as string);
   if (problems.length > 1) {
     throw new UserError(
-      `${problems.length} things to fix before anything is created:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      `${problems.length} things to fix before anything is created:\n${problems.map((p) => `  - ${p.replaceAll("\n", "\n    ")}`).join("\n")}`,
     );
   }
 }

@@ -323,6 +323,18 @@ describe("npm run setup", () => {
     expect(existsSync(p.log)).toBe(false);
     expect(existsSync(p.secrets)).toBe(false);
 
+    // An unreadable app.json from an earlier run is one of the things, not the only one said.
+    const broken = project();
+    writeFileSync(broken.state, JSON.stringify({ loggedIn: false }));
+    mkdirSync(broken.secrets, { recursive: true });
+    writeFileSync(join(broken.secrets, "app.json"), "not json");
+    const withBroken = await setup(broken, ["--org", "acme", "--browser", BROWSER]);
+    expect(withBroken.code).toBe(1);
+    expect(withBroken.err).toContain("2 things to fix before anything is created:");
+    expect(withBroken.err).toMatch(/ {2}- .*app\.json is not JSON/);
+    expect(withBroken.err).toContain("  - wrangler is not logged in to Cloudflare");
+    expect(readFileSync(join(broken.secrets, "app.json"), "utf8")).toBe("not json");
+
     const url = await setup(p, ["--domain", "https://sts.example.com/"]);
     expect(url.code).toBe(2);
     expect(url.err).toContain("--domain takes a host name, not a URL: --domain sts.example.com");
