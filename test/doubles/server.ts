@@ -101,7 +101,13 @@ function answerer(handler: Handler, hanging: Set<ServerResponse>): Answerer {
         while (left > 0 && !res.destroyed) {
           const piece = left >= chunk.length ? chunk : chunk.subarray(0, left);
           left -= piece.length;
-          if (!res.write(piece)) await new Promise((r) => res.once("drain", r));
+          // A connection closed while waiting for drain ends the loop too (res.destroyed).
+          if (!res.write(piece)) {
+            await new Promise((r) => {
+              res.once("drain", r);
+              res.once("close", r);
+            });
+          }
         }
       }
       res.end();
