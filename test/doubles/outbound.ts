@@ -14,7 +14,14 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DoubleRequest, flatHeaders, inProcessDouble, readBody } from "./server.ts";
+import {
+  answerText,
+  type DoubleRequest,
+  flatHeaders,
+  inProcessDouble,
+  messageOf,
+  readBody,
+} from "./server.ts";
 
 export interface OutboundRoutes {
   /** hostname (lowercase, e.g. `api.github.com`) → base URL of the double serving it. */
@@ -41,23 +48,11 @@ const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
 /** Headers Miniflare adds on its way from workerd to the router; not the Worker's. */
 const MINIFLARE_HEADERS = ["mf-custom-node-service", "mf-original-url"];
 
-/** `host[:port]` → hostname, lowercase (`[::1]:8787` → `[::1]`). */
-function hostnameOf(host: string): string {
-  const bracket = host.startsWith("[") ? host.indexOf("]") : -1;
-  if (bracket > 0) return host.slice(0, bracket + 1).toLowerCase();
-  const colon = host.indexOf(":");
-  return (colon < 0 ? host : host.slice(0, colon)).toLowerCase();
-}
-
-function refuse(res: ServerResponse, status: number, text: string): void {
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
-  res.end(text);
-}
-
 export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundCounter) {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const originalHost = req.headers.host ?? "";
-    const host = hostnameOf(originalHost);
+    // The hostname as URLs read it, lowercase (`[::1]:8787` → `[::1]`); "" for a host no URL has.
+    const host = URL.parse(`http://${originalHost}/`)?.hostname ?? "";
     if (counter) counter.counts.set(host, (counter.counts.get(host) ?? 0) + 1);
     const path = req.url ?? "/";
     let target: URL;
@@ -68,12 +63,12 @@ export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundC
       // Concatenated, never resolved against a base: a path such as //example.com/x stays a path.
       target = new URL(`http://${originalHost}${path}`);
     } else {
-      refuse(res, 502, `outbound router: no network in tests (refused ${host})`);
+      answerText(res, 502, `outbound router: no network in tests (refused ${host})`);
       return;
     }
     const double = inProcessDouble(target.host);
     if (double === undefined) {
-      refuse(res, 502, `outbound router: no double of this process listens at ${target.host} (refused)`);
+      answerText(res, 502, `outbound router: no double of this process listens at ${target.host} (refused)`);
       return;
     }
     const headers = flatHeaders(req);
@@ -99,7 +94,7 @@ export function createOutboundRouter(routes: OutboundRoutes, counter?: OutboundC
     node: (req: IncomingMessage, res: ServerResponse) => {
       route(req, res).catch((error: unknown) => {
         if (res.headersSent) res.destroy();
-        else refuse(res, 502, `outbound router: ${error instanceof Error ? error.message : String(error)}`);
+        else answerText(res, 502, `outbound router: ${messageOf(error)}`);
       });
     },
   };

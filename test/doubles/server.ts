@@ -112,14 +112,20 @@ function answerer(handler: Handler, hanging: Set<ServerResponse>): Answerer {
       }
       res.end();
     } catch (error) {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      res.writeHead(500, { "content-type": "text/plain" });
-      res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
+      if (res.headersSent) res.destroy();
+      else answerText(res, 500, `double error: ${messageOf(error)}`);
     }
   };
+}
+
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A plain-text answer: the doubles' and the outbound router's own errors. */
+export function answerText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+  res.end(text);
 }
 
 /** The doubles started in this process, by `127.0.0.1:PORT`; on `globalThis` because vitest loads the
@@ -146,15 +152,13 @@ export async function startServer(handler: Handler, port = 0): Promise<StartedSe
     try {
       body = await readBody(req);
     } catch (error) {
-      res.writeHead(500, { "content-type": "text/plain" });
-      res.end(`double error: ${error instanceof Error ? error.message : String(error)}`);
+      answerText(res, 500, `double error: ${messageOf(error)}`);
       return;
     }
     // Concatenated, never resolved against a base: a path such as //example.com/x stays a path.
     const url = URL.parse(`http://${req.headers.host ?? "127.0.0.1"}${req.url ?? "/"}`);
     if (url === null || !(req.url ?? "/").startsWith("/")) {
-      res.writeHead(400, { "content-type": "text/plain" });
-      res.end("double error: not an origin-form request target");
+      answerText(res, 400, "double error: not an origin-form request target");
       return;
     }
     await answer({ method: req.method ?? "GET", url, headers: flatHeaders(req), body }, res);
