@@ -9,7 +9,7 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { exitOnError, parseArgsOrExit, UserError } from "./lib/cli";
+import { bulletList, exitOnError, parseArgsOrExit, UserError } from "./lib/cli";
 import { findKey, kvNamespace, readValue, splitLines, table } from "./lib/toml-lines";
 import { jsonOutput, runWrangler, wranglerCommand, wranglerError, wranglerHint } from "./lib/wrangler";
 
@@ -134,7 +134,7 @@ function main(): void {
   for (const warning of warnings) say(`warning: ${warning}`);
   if (problems.length > 0) {
     process.stderr.write(
-      `${SCRIPT}: not deploying, ${problems.length === 1 ? "one thing is" : `${problems.length} things are`} missing (${configPath}):\n${problems.map((p) => `  - ${p}`).join("\n")}\n`,
+      `${SCRIPT}: not deploying, ${problems.length === 1 ? "one thing is" : `${problems.length} things are`} missing (${configPath}):\n${bulletList(problems)}\n`,
     );
     process.exit(1);
   }

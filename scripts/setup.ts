@@ -24,7 +24,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { describeNetworkError, exitOnError, parseArgsOrExit, UserError, usageExit } from "./lib/cli";
+import {
+  bulletList,
+  describeNetworkError,
+  exitOnError,
+  parseArgsOrExit,
+  UserError,
+  usageExit,
+} from "./lib/cli";
 import { kvNamespace, readValue, setString, splitLines, table } from "./lib/toml-lines";
 import {
   jsonOutput,
@@ -621,7 +628,7 @@ function preflight(wrangler: Wrangler): void {
   if (problems.length === 1) throw new UserError(problems[0] as string);
   if (problems.length > 1) {
     throw new UserError(
-      `${problems.length} things to fix before anything is created:\n${problems.map((p) => `  - ${p.replaceAll("\n", "\n    ")}`).join("\n")}`,
+      `${problems.length} things to fix before anything is created:\n${bulletList(problems)}`,
     );
   }
 }

@@ -102,6 +102,11 @@ export function parseArgsOrExit(script: string, usage: string, spec: Record<stri
  * The end of every script's `main().catch`: a {@link UserError} is one line and its exit code; anything
  * else is a bug, printed with its stack.
  */
+/** Problems as a list under a heading's line: `  - ` before each, its further lines indented under it. */
+export function bulletList(problems: readonly string[]): string {
+  return problems.map((p) => `  - ${p.replaceAll("\n", "\n    ")}`).join("\n");
+}
+
 export function exitOnError(script: string): (error: unknown) => never {
   return (error: unknown) => {
     if (error instanceof UserError) {
